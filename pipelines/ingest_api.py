@@ -1,0 +1,116 @@
+"""HTTP ingest endpoint for edge gateways: POST batches with a bearer token, get per-record verdicts."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import uuid
+
+import orjson
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from pipelines.ingest import IngestProducer, Verdict
+from pipelines.settings import Settings
+
+
+def create_app(settings: Settings, producer: IngestProducer | None = None) -> FastAPI:
+    """Return the ingest API bound to one validating producer."""
+    from pipelines.plant import load_plant
+
+    if producer is None:
+        plant = load_plant(settings.simulator.plant_file)
+        producer = IngestProducer(settings, source="http", known_tags=plant.tags.keys())
+    app = FastAPI(
+        title="HazChem ingest API",
+        description="Edge gateways post batches of records; each record is validated against its "
+        "topic's schema and either accepted into Kafka or dead-lettered with its reason.",
+        version="1",
+    )
+    app.state.producer = producer
+    run_id = uuid.uuid4().hex[:12]
+    ingest_topics = sorted(producer.validator.topics)
+
+    def authorise(authorization: str | None = Header(default=None)) -> str:
+        token = settings.ingest.http_token
+        if not authorization or not authorization.startswith("Bearer "):
+            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        if not hmac.compare_digest(authorization[7:].encode(), token.encode()):
+            raise HTTPException(403, "invalid token")
+        return "gateway"
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/v1/topics")
+    def topics(_: str = Depends(authorise)) -> dict:
+        return {"topics": ingest_topics}
+
+    @app.post("/v1/ingest/{topic}")
+    async def ingest(
+        topic: str,
+        request: Request,
+        x_source: str | None = Header(default=None),
+        _: str = Depends(authorise),
+    ) -> JSONResponse:
+        """Validate a batch: a JSON array, or NDJSON (one record per line, exact bytes kept)."""
+        if topic not in producer.validator.topics:
+            raise HTTPException(404, f"unknown topic '{topic}'")
+        body = await request.body()
+        limit = settings.ingest.max_record_bytes * settings.ingest.max_batch_records
+        if len(body) > limit:
+            raise HTTPException(413, f"batch of {len(body)} bytes exceeds {limit} bytes")
+        client = request.client.host if request.client else "unknown"
+        source = f"http:{x_source or client}"
+        ctype = request.headers.get("content-type", "")
+        if "ndjson" in ctype:
+            raws = [line for line in body.split(b"\n") if line.strip()]
+        else:
+            try:
+                items = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                items = _lenient_items(body)
+            if items is None:
+                # The whole batch is unreadable: keep it as one dead letter, answer 400.
+                verdict = producer.submit(topic, raw=body, source=source)
+                producer.flush(10)
+                producer.write_ledger(run_id)
+                raise HTTPException(400, f"batch is not valid JSON: {verdict.reason}") from None
+            if not isinstance(items, list):
+                items = [items]
+            raws = [json.dumps(item, allow_nan=True, ensure_ascii=False).encode() for item in items]
+        if len(raws) > settings.ingest.max_batch_records:
+            raise HTTPException(
+                413, f"batch of {len(raws)} records exceeds {settings.ingest.max_batch_records}"
+            )
+        results = []
+        for i, raw in enumerate(raws):
+            verdict: Verdict = producer.submit(topic, raw=raw, source=source)
+            results.append(
+                {"index": i, "status": "accepted"}
+                if verdict.accepted
+                else {
+                    "index": i,
+                    "status": "rejected",
+                    "reason_code": verdict.reason_code,
+                    "reason": verdict.reason,
+                }
+            )
+        producer.flush(30)
+        producer.write_ledger(run_id)
+        accepted = sum(1 for r in results if r["status"] == "accepted")
+        return JSONResponse(
+            {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+        )
+
+    return app
+
+
+def _lenient_items(body: bytes) -> list | None:
+    """Split a batch that is JSON but for NaN/Infinity, so only the bad records are rejected."""
+    try:
+        items = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return items if isinstance(items, list) else [items]

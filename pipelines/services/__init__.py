@@ -1,0 +1,1 @@
+"""Start, stop and health-check the local engines (Kafka broker) from the project's own files."""

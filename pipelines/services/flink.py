@@ -1,0 +1,76 @@
+"""PyFlink jobs on a local mini-cluster: fetch the connector jars and start/stop job processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines.cli_support import UserError
+from pipelines.services.process import ManagedProcess
+from pipelines.settings import PROJECT_ROOT, Settings
+
+POM = PROJECT_ROOT / "infra" / "flink" / "pom.xml"
+JOBS = {"alarms": "streaming_jobs.alarms_job"}
+
+
+def connector_jar(settings: Settings) -> Path:
+    """Return the path of the Flink Kafka SQL connector jar in the cache."""
+    version = settings.flink.kafka_connector_version
+    return settings.flink.jars_dir / f"flink-sql-connector-kafka-{version}.jar"
+
+
+def fetch_jars(settings: Settings) -> Path:
+    """Download the Kafka SQL connector with Maven into the cache (no-op when present)."""
+    jar = connector_jar(settings)
+    if jar.exists():
+        return jar
+    if shutil.which("mvn") is None:
+        raise UserError("mvn not found: install Maven (apt-get install maven) to fetch Flink jars")
+    settings.flink.jars_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        "mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
+        f"-DoutputDirectory={settings.flink.jars_dir}",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0 or not jar.exists():
+        tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
+        raise UserError(f"fetching the Flink Kafka connector failed: {tail[0]}")
+    return jar
+
+
+def job_env() -> dict[str, str]:
+    """Environment for a job process: the venv's python first on PATH for PyFlink's workers."""
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def job_process(settings: Settings, name: str) -> ManagedProcess:
+    """Return the managed process record of a job."""
+    return ManagedProcess(f"flink-{name}", settings.run_dir / "flink")
+
+
+def job_argv(name: str, extra: list[str]) -> list[str]:
+    """Return the command line that runs a job in a local mini-cluster."""
+    if name not in JOBS:
+        raise UserError(f"unknown job '{name}' (known: {', '.join(sorted(JOBS))})")
+    return [sys.executable, "-m", JOBS[name], *extra]
+
+
+def start_job(settings: Settings, name: str, extra: list[str]) -> int:
+    """Start a job in the background; return its pid."""
+    fetch_jars(settings)
+    proc = job_process(settings, name)
+    if proc.pid() is not None:
+        raise UserError(f"job '{name}' already runs (pid {proc.pid()}); stop it first")
+    return proc.start(job_argv(name, extra), env=job_env(), cwd=PROJECT_ROOT)
+
+
+def stop_job(settings: Settings, name: str) -> bool:
+    """Stop a background job; True when one was running."""
+    return job_process(settings, name).stop(timeout_s=20)

@@ -1,0 +1,96 @@
+"""The one settings module: profile (`local` default, `ci`, `cluster`) plus `HAZCHEM_<AREA>__<KEY>` overrides."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+Profile = Literal["local", "ci", "cluster"]
+
+
+class KafkaSettings(BaseModel):
+    """Kafka broker started by `hazchem up` (single-node KRaft) or an external cluster."""
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    controller_port: int = 19093
+    data_dir: Path = PROJECT_ROOT / ".cache" / "run" / "kafka" / "data"
+    heap: str = "768m"  # 2-core/24 GB machine shared with Flink, Spark and Trino
+    manage: bool = True  # False in `cluster`: the broker is not ours to start or stop
+    topics_file: Path = PROJECT_ROOT / "infra" / "kafka" / "topics.yaml"
+    version: str = "4.1.1"
+
+
+class IngestSettings(BaseModel):
+    """Validation rules applied by every producer before a record reaches a topic."""
+
+    max_future_skew_s: int = 300  # GB guideline: clocks are synchronised; > 5 min ahead is rejected
+    max_age_s: int = 7 * 24 * 3600  # older than the topic retention (7 days) is rejected
+    max_record_bytes: int = 64 * 1024
+    dedupe_window: int = 200_000  # (tag, event time) keys remembered to reject duplicates
+    http_token: str = "dev-token-change-me"  # bearer token for the HTTP ingest endpoint
+    http_host: str = "127.0.0.1"
+    http_port: int = 8088
+    max_batch_records: int = 5000
+
+
+class FlinkSettings(BaseModel):
+    """PyFlink local mini-cluster used by `hazchem jobs run`."""
+
+    jars_dir: Path = PROJECT_ROOT / ".cache" / "jars" / "flink"
+    kafka_connector_version: str = "5.0.0-2.2"
+    parallelism: int = 1
+    checkpoint_dir: Path = PROJECT_ROOT / ".cache" / "run" / "flink" / "checkpoints"
+    checkpoint_interval_ms: int = 5000
+    watermark_delay_ms: int = 2000  # bounded out-of-orderness of readings within a tag
+    source_idle_timeout_ms: int = 2000
+    consumer_group: str = "hazchem-alarms"
+
+
+class SimulatorSettings(BaseModel):
+    """Defaults of the plant simulator (`hazchem simulate`)."""
+
+    plant_file: Path | None = None  # None: the shipped demo plant
+    seed: int = 42
+    rate: float = 1000.0  # sensor readings per second across all tags
+
+
+class Settings(BaseSettings):
+    """Resolved settings; read them through `get_settings()`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HAZCHEM_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    profile: Profile = "local"
+    run_dir: Path = PROJECT_ROOT / ".cache" / "run"
+    cache_dir: Path = PROJECT_ROOT / ".cache"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    flink: FlinkSettings = Field(default_factory=FlinkSettings)
+    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+
+    def model_post_init(self, __context: object) -> None:
+        """Apply profile defaults that the environment did not set explicitly."""
+        if self.profile == "ci":
+            # CI runs its own broker on other ports so a developer's local broker is never touched.
+            if "bootstrap_servers" not in self.kafka.model_fields_set:
+                self.kafka.bootstrap_servers = "127.0.0.1:29092"
+            if "controller_port" not in self.kafka.model_fields_set:
+                self.kafka.controller_port = 29093
+            if "data_dir" not in self.kafka.model_fields_set:
+                self.kafka.data_dir = self.run_dir / "kafka-ci" / "data"
+        elif self.profile == "cluster":
+            if "manage" not in self.kafka.model_fields_set:
+                self.kafka.manage = False
+
+
+@cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (environment read once)."""
+    return Settings()

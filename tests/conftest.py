@@ -1,0 +1,73 @@
+"""Shared fixtures: settings for the active profile and a real Kafka broker for integration tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+os.environ.setdefault("HAZCHEM_PROFILE", "ci")
+
+
+@pytest.fixture(scope="session")
+def settings():
+    """Settings of the test profile (`ci` unless HAZCHEM_PROFILE says otherwise)."""
+    from pipelines.settings import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def kafka(settings):
+    """A running broker: started for the session when not already up, stopped only if we started it."""
+    from pipelines.services import kafka as kafka_service
+
+    was_running = kafka_service.is_healthy(settings)
+    if not was_running:
+        kafka_service.start(settings)
+    yield settings
+    if not was_running:
+        kafka_service.stop(settings)
+
+
+@pytest.fixture
+def fresh_topics(kafka):
+    """Create uniquely named copies of declared topics for one test; deleted afterwards."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from pipelines.topics import TopicSpec, load_topics
+
+    admin = AdminClient({"bootstrap.servers": kafka.kafka.bootstrap_servers, "log_level": 0})
+    created: list[str] = []
+
+    def make(*names: str) -> dict[str, TopicSpec]:
+        prefix = f"t{uuid.uuid4().hex[:8]}."
+        specs: dict[str, TopicSpec] = {}
+        declared = {t.name: t for t in load_topics()}
+        new_topics = []
+        for name in names:
+            base = declared[name]
+            spec = TopicSpec(
+                name=prefix + name,
+                schema=base.schema,
+                key=base.key,
+                partitions=base.partitions,
+                retention_ms=base.retention_ms,
+                cleanup_policy=base.cleanup_policy,
+            )
+            specs[name] = spec
+            for topic_name in (spec.name, spec.dlq):
+                new_topics.append(NewTopic(topic_name, num_partitions=spec.partitions, replication_factor=1))
+                created.append(topic_name)
+        for fut in admin.create_topics(new_topics).values():
+            fut.result()
+        return specs
+
+    yield make
+    if created:
+        for fut in admin.delete_topics(created).values():
+            try:
+                fut.result()
+            except Exception:  # noqa: BLE001 - best-effort cleanup
+                pass
