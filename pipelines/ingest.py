@@ -299,7 +299,7 @@ class IngestProducer:
                 "batch.num.messages": 10000,
                 "compression.type": "lz4",
                 "queue.buffering.max.messages": 500000,
-                "log_level": 3,
+                "log_level": 2,  # connection noise is reported through delivery callbacks
             }
         )
 

@@ -16,9 +16,9 @@ from pipelines.settings import Settings
 
 def create_app(settings: Settings, producer: IngestProducer | None = None) -> FastAPI:
     """Return the ingest API bound to one validating producer."""
-    from pipelines.plant import load_plant
-
     if producer is None:
+        from pipelines.plant import load_plant
+
         plant = load_plant(settings.simulator.plant_file)
         producer = IngestProducer(settings, source="http", known_tags=plant.tags.keys())
     app = FastAPI(
