@@ -60,6 +60,28 @@ class SimulatorSettings(BaseModel):
     rate: float = 1000.0  # sensor readings per second across all tags
 
 
+class LakeSettings(BaseModel):
+    """The lakehouse: Delta tables under one root (a local folder, or an S3 URI in `cluster`)."""
+
+    root: str = str(PROJECT_ROOT / ".cache" / "lake")
+    checkpoint_root: str = str(PROJECT_ROOT / ".cache" / "run" / "spark-checkpoints")
+    spark_jars_dir: Path = PROJECT_ROOT / ".cache" / "jars" / "spark"
+    spark_driver_memory: str = "1g"
+    duckdb_path: Path = PROJECT_ROOT / ".cache" / "lake" / "hazchem.duckdb"
+
+
+class TrinoSettings(BaseModel):
+    """Trino coordinator (single node) serving the lake's Delta tables."""
+
+    version: str = "476"
+    host: str = "127.0.0.1"
+    port: int = 18080
+    java_home: Path = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
+    heap: str = "2g"
+    home: Path = PROJECT_ROOT / ".cache" / "trino"
+    catalog: str = "lake"
+
+
 class Settings(BaseSettings):
     """Resolved settings; read them through `get_settings()`."""
 
@@ -74,6 +96,8 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     flink: FlinkSettings = Field(default_factory=FlinkSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    lake: LakeSettings = Field(default_factory=LakeSettings)
+    trino: TrinoSettings = Field(default_factory=TrinoSettings)
 
     def model_post_init(self, __context: object) -> None:
         """Apply profile defaults that the environment did not set explicitly."""
