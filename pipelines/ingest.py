@@ -155,7 +155,7 @@ class RecordValidator:
         if where:
             return Verdict(None, "non_finite_value", f"field '{where}' is not a finite number")
         if not size_checked:
-            size = len(orjson.dumps(record))
+            size = len(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY))
             if size > self.settings.max_record_bytes:
                 return Verdict(
                     None, "oversized", f"record is {size} bytes, above the {self.settings.max_record_bytes}-byte limit"
@@ -330,7 +330,7 @@ class IngestProducer:
             self.counts.submitted[topic] += 1
             if verdict.accepted:
                 self.counts.accepted[topic] += 1
-                out = raw if raw is not None else orjson.dumps(verdict.record)
+                out = raw if raw is not None else orjson.dumps(verdict.record, option=orjson.OPT_SERIALIZE_NUMPY)
                 self._produce(topic, out, record_key(spec, verdict.record))
             else:
                 self.counts.dead_lettered[topic] += 1

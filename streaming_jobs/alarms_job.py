@@ -149,7 +149,7 @@ def plant_inputs(plant_file: str | None = None) -> tuple[dict[str, TagConfig], d
     return configs, contexts
 
 
-def kafka_source_ddl(settings, start_from_ms: int | None) -> str:  # noqa: ANN001
+def kafka_source_ddl(settings, topic: str, group: str, start_from_ms: int | None) -> str:  # noqa: ANN001
     """Return the DDL of the readings source table (JSON on the `readings` topic)."""
     if start_from_ms is not None:
         startup = f"'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '{start_from_ms}'"
@@ -162,20 +162,20 @@ def kafka_source_ddl(settings, start_from_ms: int | None) -> str:  # noqa: ANN00
           rt AS TO_TIMESTAMP_LTZ(event_time_ms, 3),
           WATERMARK FOR rt AS rt - INTERVAL '{delay_s:.3f}' SECOND
         ) WITH (
-          'connector' = 'kafka', 'topic' = 'readings',
+          'connector' = 'kafka', 'topic' = '{topic}',
           'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}',
-          'properties.group.id' = '{settings.flink.consumer_group}',
+          'properties.group.id' = '{group}',
           'properties.isolation.level' = 'read_committed',
           {startup},
           'format' = 'json', 'json.fail-on-missing-field' = 'false'
         )"""
 
 
-def kafka_sink_ddl(settings) -> str:  # noqa: ANN001
+def kafka_sink_ddl(settings, topic: str) -> str:  # noqa: ANN001
     """Return the DDL of the alarms sink table (JSON value, keyed by tag)."""
     return f"""
         CREATE TABLE alarms_sink (tag STRING, payload STRING) WITH (
-          'connector' = 'kafka', 'topic' = 'alarms',
+          'connector' = 'kafka', 'topic' = '{topic}',
           'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}',
           'key.format' = 'raw', 'key.fields' = 'tag',
           'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY',
@@ -193,24 +193,32 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="HazChem streaming alarm job")
     parser.add_argument("--from-timestamp-ms", type=int, default=None)
+    parser.add_argument("--readings-topic", default="readings")
+    parser.add_argument("--alarms-topic", default="alarms")
+    parser.add_argument("--group", default=None, help="consumer group (default from settings)")
     args = parser.parse_args(argv)
 
     settings = get_settings()
+    group = args.group or settings.flink.consumer_group
     configs, contexts = plant_inputs(
         str(settings.simulator.plant_file) if settings.simulator.plant_file else None
     )
-    env = stream_env(settings.flink.parallelism)
-    env.enable_checkpointing(settings.flink.checkpoint_interval_ms)
-    env.get_checkpoint_config().set_checkpoint_storage_dir(
-        settings.flink.checkpoint_dir.as_uri()
+    env = stream_env(
+        settings.flink.parallelism,
+        {
+            "execution.checkpointing.interval": f"{settings.flink.checkpoint_interval_ms} ms",
+            "execution.checkpointing.dir": settings.flink.checkpoint_dir.as_uri(),
+            # kept after a kill so `--from-checkpoint` can resume without losing a transition
+            "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        },
     )
     connector = settings.flink.jars_dir / f"flink-sql-connector-kafka-{settings.flink.kafka_connector_version}.jar"
     env.add_jars(connector.as_uri())
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("table.exec.source.idle-timeout", f"{settings.flink.source_idle_timeout_ms} ms")
     t_env.get_config().set("pipeline.name", "hazchem-alarms")
-    t_env.execute_sql(kafka_source_ddl(settings, args.from_timestamp_ms))
-    t_env.execute_sql(kafka_sink_ddl(settings))
+    t_env.execute_sql(kafka_source_ddl(settings, args.readings_topic, group, args.from_timestamp_ms))
+    t_env.execute_sql(kafka_sink_ddl(settings, args.alarms_topic))
 
     readings = t_env.to_data_stream(
         t_env.sql_query("SELECT tag, `value`, event_time_ms, rt FROM readings_src")
