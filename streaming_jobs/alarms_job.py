@@ -1,237 +1,362 @@
-"""Streaming alarm job: readings (Kafka) -> per-tag alarm engine -> alarm events (Kafka `alarms`).
+"""Streaming alarm job: readings, operator actions and unit states -> alarms, state, KPIs (Kafka).
 
-`build()` is the pure transform (a DataStream of readings in, alarm-event JSON strings out); `main()`
-attaches the Kafka source and sink from settings. The alarm rules themselves live in
-`pipelines.alarms` (one implementation, shared with batch replay and the API); this file only keys
-readings by tag, orders them by event time with timers, and holds the engine state in Flink state.
+Wiring only. The rules live in `pipelines.alarms` (engine, lifecycle, KPIs: one implementation,
+shared with batch replay and the API). The per-reading path stays in the JVM: Flink SQL parses the
+topics, orders every input by event time (`ORDER BY rt`, held back by the watermark) and routes the
+outputs to their topics; Python runs once per input in a keyed function holding a `TagProcessor`,
+and once per alarm in the per-area KPI function.
+
+`build()` is the pure transform (DataStream of ordered inputs in, routed rows out); `main()`
+attaches the Kafka sources and sinks from settings.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
 
 import orjson
 from pyflink.common import Row, Types
 from pyflink.datastream import DataStream, KeyedProcessFunction, OutputTag, RuntimeContext
-from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
+from pyflink.datastream.state import ValueStateDescriptor
 
 from pipelines.alarms.config import TagConfig
-from pipelines.alarms.engine import TagAlarmState, Transition
+from pipelines.alarms.kpi import FLOOD_MIN_RAISED, WINDOW_MS, alarm_kpis
+from pipelines.alarms.processor import ALARMS, Routed, TagContext, TagProcessor, plant_processors
 
-# Readings the job could not evaluate: behind the watermark, or for a tag it has no config for.
-UNEVALUATED = OutputTag("unevaluated", Types.STRING())
+KIND_UNIT_STATE, KIND_READING, KIND_ACTION = 0, 1, 2  # processing order within one instant
 
-READING_TYPE = Types.ROW_NAMED(["tag", "value", "event_time_ms"], [Types.STRING(), Types.DOUBLE(), Types.LONG()])
+# Ordered input rows: (kind, tag, value, payload, event_time_ms)
+INPUT_TYPE = Types.ROW_NAMED(
+    ["kind", "tag", "value", "payload", "event_time_ms"],
+    [Types.INT(), Types.STRING(), Types.DOUBLE(), Types.STRING(), Types.LONG()],
+)
+# Routed output rows: (topic, key, payload JSON)
+OUTPUT_TYPE = Types.ROW_NAMED(
+    ["topic", "k", "payload"], [Types.STRING(), Types.STRING(), Types.STRING()]
+)
+# Alarm events again, keyed by area, for the flood/KPI stage.
+AREA_ALARMS = OutputTag("area-alarms", Types.ROW_NAMED(["area", "payload"], [Types.STRING(), Types.STRING()]))
+UNKNOWN_TAG = OutputTag("unknown-tag", Types.STRING())
+KPIS_TOPIC = "alarm.kpis"
+DAY_MS = 24 * 3600 * 1000
 
 
-@dataclass(frozen=True)
-class TagContext:
-    """Where a tag sits in the plant: copied onto every alarm event it causes."""
-
-    enterprise_code: str
-    hazard_source_code: str | None
-    unit_code: str
-    area_code: str
-    unit: str | None
-
-
-def alarm_event(t: Transition, ctx: TagContext, emitted_at_ms: int) -> dict:
-    """Return the alarm_event.v1 record of one transition."""
-    return {
-        "event_id": t.event_id,
-        "episode_id": t.episode_id,
-        "enterprise_code": ctx.enterprise_code,
-        "hazard_source_code": ctx.hazard_source_code,
-        "unit_code": ctx.unit_code,
-        "area_code": ctx.area_code,
-        "tag": t.tag,
-        "condition": t.condition,
-        "alarm_class": t.alarm_class,
-        "event": t.event,
-        "limit": t.limit,
-        "value": t.value,
-        "unit": ctx.unit,
-        "priority": t.priority,
-        "event_time_ms": t.ts_ms,
-        "reading_event_time_ms": t.ts_ms if t.value is not None else None,
-        "emitted_at_ms": emitted_at_ms,
-    }
+def _rows(routed: list[Routed]):
+    for r in routed:
+        yield Row(r.topic, r.key, orjson.dumps(r.record).decode())
+        if r.topic == ALARMS:
+            yield AREA_ALARMS, Row(r.record["area_code"], orjson.dumps(r.record).decode())
 
 
 class AlarmFunction(KeyedProcessFunction):
-    """Per tag: buffer readings until the watermark passes them, then run the engine in order.
-
-    Event-time timers do the ordering: a reading at ts registers a timer at ts, and timers fire
-    in ts order as the watermark advances, exactly like `pipelines.alarms.replay` sorts readings.
-    STALE uses the engine's own due time (`next_timer_ms`) as another timer.
-    """
+    """Per tag, in event-time order: feed the tag's `TagProcessor`; timers for STALE and shelves."""
 
     def __init__(self, configs: dict[str, TagConfig], contexts: dict[str, TagContext]) -> None:
         self.configs = configs
         self.contexts = contexts
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.engine = runtime_context.get_state(
-            ValueStateDescriptor("engine", Types.PICKLED_BYTE_ARRAY())
+        self.state = runtime_context.get_state(
+            ValueStateDescriptor("processor", Types.PICKLED_BYTE_ARRAY())
         )
-        self.buffer = runtime_context.get_map_state(
-            MapStateDescriptor("buffer", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
-        )
+        self.timer_at = runtime_context.get_state(ValueStateDescriptor("timer_at", Types.LONG()))
 
-    def process_element(self, reading: Row, ctx: KeyedProcessFunction.Context):
-        tag, value, ts = reading[0], reading[1], reading[2]
+    def _processor(self, tag: str) -> TagProcessor:
+        return self.state.value() or TagProcessor(self.configs[tag], self.contexts[tag])
+
+    def _arm(self, proc: TagProcessor, ctx) -> None:  # noqa: ANN001
+        """Keep one timer per tag at (or before) the processor's next due time."""
+        due = proc.next_timer_ms()
+        armed = self.timer_at.value()
+        if due is not None and (armed is None or due < armed):
+            ctx.timer_service().register_event_time_timer(due)
+            self.timer_at.update(due)
+
+    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
+        kind, tag, value, payload, ts = row[0], row[1], row[2], row[3], row[4]
         if tag not in self.configs:
-            yield UNEVALUATED, f"unknown_tag|{tag}|{ts}"
+            yield UNKNOWN_TAG, f"{tag}|{ts}"
             return
-        if ts <= ctx.timer_service().current_watermark():
-            yield UNEVALUATED, f"late|{tag}|{ts}"
-            return
-        pending = self.buffer.get(ts) or []
-        pending.append(value)
-        self.buffer.put(ts, pending)
-        ctx.timer_service().register_event_time_timer(ts)
+        proc = self._processor(tag)
+        now = int(time.time() * 1000)
+        if kind == KIND_READING:
+            routed = proc.on_reading(ts, value, now)
+        elif kind == KIND_ACTION:
+            routed = proc.on_action(orjson.loads(payload), now)
+        else:
+            routed = proc.on_unit_state(orjson.loads(payload)["state"], ts, now)
+        self.state.update(proc)
+        self._arm(proc, ctx)
+        yield from _rows(routed)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        tag = ctx.get_current_key()
-        state: TagAlarmState = self.engine.value() or TagAlarmState(self.configs[tag])
-        due_before = state.next_timer_ms()
-        # STALE due at this instant is evaluated before readings at the same instant (as replay).
-        transitions: list[Transition] = list(state.on_time(timestamp))
-        pending = self.buffer.get(timestamp)
-        if pending is not None:
-            self.buffer.remove(timestamp)
-            for value in pending:
-                transitions.extend(state.on_reading(timestamp, value))
-        due = state.next_timer_ms()
-        if due is not None and due != due_before:
-            ctx.timer_service().register_event_time_timer(due)
-        self.engine.update(state)
-        if transitions:
-            now = int(time.time() * 1000)
-            tag_ctx = self.contexts[tag]
-            for t in transitions:
-                yield orjson.dumps(alarm_event(t, tag_ctx, now)).decode()
+        self.timer_at.clear()
+        proc = self._processor(ctx.get_current_key())
+        routed = proc.on_time(timestamp, int(time.time() * 1000))
+        self.state.update(proc)
+        self._arm(proc, ctx)
+        yield from _rows(routed)
+
+
+class AreaKpiFunction(KeyedProcessFunction):
+    """Per area (alarm console): flood start/end and the ISA-18.2 KPIs of the day so far.
+
+    Windows are the KPI definition's 10-minute tumbling windows aligned at midnight UTC, so a
+    streaming window equals the batch `hazchem kpi alarms` window with T0 = that midnight.
+    """
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.events = runtime_context.get_state(
+            ValueStateDescriptor("events", Types.PICKLED_BYTE_ARRAY())
+        )
+        self.window = runtime_context.get_state(
+            ValueStateDescriptor("window", Types.PICKLED_BYTE_ARRAY())
+        )
+
+    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
+        area, event = row[0], orjson.loads(row[1])
+        if not event.get("annunciated", True):
+            return  # suppressed or shelved: recorded, not annunciated, not counted
+        events = self.events.value() or []
+        events.append(
+            {
+                "tag": event["tag"],
+                "condition": event["condition"],
+                "event": event["event"],
+                "ts_ms": event["event_time_ms"],
+                "priority": event["priority"],
+            }
+        )
+        self.events.update(events)
+        if event["event"] != "raised":
+            return
+        start = event["event_time_ms"] // WINDOW_MS * WINDOW_MS
+        window = self.window.value() or {}
+        if window.get("start") != start:
+            window = {"start": start, "raised": 0, "flood": False}
+            ctx.timer_service().register_event_time_timer(start + WINDOW_MS)
+        window["raised"] += 1
+        if window["raised"] == FLOOD_MIN_RAISED:
+            window["flood"] = True
+            yield self._flood("flood_start", area, start, event["event_time_ms"], window["raised"])
+        self.window.update(window)
+
+    def _flood(self, kind: str, area: str, start: int, at_ms: int, raised: int) -> Row:
+        record = {
+            "kind": kind, "area_code": area, "window_start_ms": start,
+            "window_end_ms": start + WINDOW_MS, "at_ms": at_ms, "raised": raised,
+        }  # fmt: skip
+        print(f"ALARM FLOOD {kind.split('_')[1].upper()} area={area} raised={raised} at={at_ms}")
+        return Row(KPIS_TOPIC, area, orjson.dumps(record).decode())
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        area = ctx.get_current_key()
+        window = self.window.value() or {}
+        if window.get("start") == timestamp - WINDOW_MS and window.get("flood"):
+            yield self._flood("flood_end", area, window["start"], timestamp, window["raised"])
+        day_start = (timestamp - 1) // DAY_MS * DAY_MS
+        events = self.events.value() or []
+        # keep today's events plus the raises of pairs still active (for the `stale` KPI)
+        open_raises: dict[tuple[str, str], dict] = {}
+        for e in events:
+            key = (e["tag"], e["condition"])
+            if e["event"] == "raised":
+                open_raises[key] = e
+            else:
+                open_raises.pop(key, None)
+        kept = [e for e in events if e["ts_ms"] >= day_start]
+        kept_ids = {id(e) for e in kept}
+        kept = [e for e in open_raises.values() if id(e) not in kept_ids] + kept
+        self.events.update(kept)
+        kpis = alarm_kpis([e for e in kept if e["ts_ms"] < timestamp], day_start, timestamp)
+        record = {"kind": "kpi_snapshot", "area_code": area, "period_start_ms": day_start,
+                  "period_end_ms": timestamp, "kpis": kpis}  # fmt: skip
+        yield Row(KPIS_TOPIC, area, orjson.dumps(record).decode())
 
 
 def build(
-    readings: DataStream, configs: dict[str, TagConfig], contexts: dict[str, TagContext]
-) -> tuple[DataStream, DataStream]:
-    """Return (alarm-event JSON strings, unevaluated-reading notes) for a stream of readings.
+    inputs: DataStream, configs: dict[str, TagConfig], contexts: dict[str, TagContext]
+) -> tuple[DataStream, DataStream, DataStream]:
+    """Return (routed rows, KPI/flood rows, unknown-tag notes) for event-time-ordered inputs.
 
-    `readings` are Rows (tag, value, event_time_ms) with event-time timestamps and watermarks.
+    `inputs` are INPUT_TYPE rows with event-time timestamps and watermarks, ordered by event time.
     """
-    alarms = (
-        readings.key_by(lambda r: r[0], key_type=Types.STRING())
-        .process(AlarmFunction(configs, contexts), output_type=Types.STRING())
+    routed = (
+        inputs.key_by(lambda r: r[1], key_type=Types.STRING())
+        .process(AlarmFunction(configs, contexts), output_type=OUTPUT_TYPE)
         .name("alarm-engine")
     )
-    return alarms, alarms.get_side_output(UNEVALUATED)
+    kpis = (
+        routed.get_side_output(AREA_ALARMS)
+        .key_by(lambda r: r[0], key_type=Types.STRING())
+        .process(AreaKpiFunction(), output_type=OUTPUT_TYPE)
+        .name("alarm-kpis")
+    )
+    return routed, kpis, routed.get_side_output(UNKNOWN_TAG)
 
 
-def plant_inputs(plant_file: str | None = None) -> tuple[dict[str, TagConfig], dict[str, TagContext]]:
-    """Return the engine configs and plant context of every tag of the plant model."""
-    from pipelines.plant import load_plant
-
-    plant = load_plant(plant_file)
-    configs: dict[str, TagConfig] = {}
-    contexts: dict[str, TagContext] = {}
-    for rec in plant.tag_records():
-        configs[rec["tag"]] = TagConfig.from_dict(rec)
-        contexts[rec["tag"]] = TagContext(
-            enterprise_code=rec["enterprise_code"],
-            hazard_source_code=rec.get("hazard_source_code"),
-            unit_code=rec["unit_code"],
-            area_code=rec["area_code"],
-            unit=rec.get("unit"),
-        )
-    return configs, contexts
+# -- Kafka wiring -----------------------------------------------------------------------------
 
 
-def kafka_source_ddl(settings, topic: str, group: str, start_from_ms: int | None) -> str:  # noqa: ANN001
-    """Return the DDL of the readings source table (JSON on the `readings` topic)."""
+def _startup(start_from_ms: int | None) -> str:
     if start_from_ms is not None:
-        startup = f"'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '{start_from_ms}'"
-    else:
-        startup = "'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'"
-    delay_s = settings.flink.watermark_delay_ms / 1000
-    return f"""
-        CREATE TABLE readings_src (
-          tag STRING, `value` DOUBLE, event_time_ms BIGINT,
-          rt AS TO_TIMESTAMP_LTZ(event_time_ms, 3),
-          WATERMARK FOR rt AS rt - INTERVAL '{delay_s:.3f}' SECOND
-        ) WITH (
-          'connector' = 'kafka', 'topic' = '{topic}',
-          'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}',
-          'properties.group.id' = '{group}',
-          'properties.isolation.level' = 'read_committed',
-          {startup},
-          'format' = 'json', 'json.fail-on-missing-field' = 'false'
-        )"""
+        return (
+            "'scan.startup.mode' = 'timestamp', "
+            f"'scan.startup.timestamp-millis' = '{start_from_ms}'"
+        )
+    return "'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'"
 
 
-def kafka_sink_ddl(settings, topic: str) -> str:  # noqa: ANN001
-    """Return the DDL of the alarms sink table (JSON value, keyed by tag)."""
+def source_ddls(settings, topics: dict[str, str], group: str, start_from_ms: int | None) -> list[str]:  # noqa: ANN001
+    """Return the DDL of the three sources: readings (typed JSON), actions and unit states (raw)."""
+    delay = f"INTERVAL '{settings.flink.watermark_delay_ms / 1000:.3f}' SECOND"
+    common = (
+        f"'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}', "
+        f"'properties.group.id' = '{group}', {_startup(start_from_ms)}"
+    )
+    return [
+        f"""CREATE TABLE readings_src (
+              tag STRING, `value` DOUBLE, event_time_ms BIGINT,
+              rt AS TO_TIMESTAMP_LTZ(event_time_ms, 3), WATERMARK FOR rt AS rt - {delay}
+            ) WITH ('connector' = 'kafka', 'topic' = '{topics["readings"]}', {common},
+                    'format' = 'json', 'json.fail-on-missing-field' = 'false')""",
+        f"""CREATE TABLE actions_src (
+              payload STRING,
+              tag AS JSON_VALUE(payload, '$.tag'),
+              event_time_ms AS CAST(JSON_VALUE(payload, '$.action_time_ms') AS BIGINT),
+              rt AS TO_TIMESTAMP_LTZ(CAST(JSON_VALUE(payload, '$.action_time_ms') AS BIGINT), 3),
+              WATERMARK FOR rt AS rt - {delay}
+            ) WITH ('connector' = 'kafka', 'topic' = '{topics["actions"]}', {common},
+                    'format' = 'raw')""",
+        f"""CREATE TABLE unit_states_src (
+              payload STRING,
+              unit_code AS JSON_VALUE(payload, '$.unit_code'),
+              event_time_ms AS CAST(JSON_VALUE(payload, '$.event_time_ms') AS BIGINT),
+              rt AS TO_TIMESTAMP_LTZ(CAST(JSON_VALUE(payload, '$.event_time_ms') AS BIGINT), 3),
+              WATERMARK FOR rt AS rt - {delay}
+            ) WITH ('connector' = 'kafka', 'topic' = '{topics["unit_states"]}', {common},
+                    'format' = 'raw')""",
+    ]
+
+
+def ordered_inputs_sql(contexts: dict[str, TagContext]) -> str:
+    """Return the query that unions the inputs and orders them by event time (in the JVM).
+
+    A unit state fans out to every tag of its unit (CROSS JOIN UNNEST over the plant's unit→tags).
+    """
+    by_unit: dict[str, list[str]] = {}
+    for tag, c in sorted(contexts.items()):
+        by_unit.setdefault(c.unit_code, []).append(tag)
+    cases = " ".join(
+        f"WHEN '{u}' THEN CAST(ARRAY[{', '.join(repr(t) for t in tags)}] AS ARRAY<STRING>)"
+        for u, tags in sorted(by_unit.items())
+    )
     return f"""
-        CREATE TABLE alarms_sink (tag STRING, payload STRING) WITH (
+        SELECT kind, tag, `value`, payload, event_time_ms FROM (
+          SELECT {KIND_READING} AS kind, tag, `value`, CAST(NULL AS STRING) AS payload,
+                 event_time_ms, rt FROM readings_src
+          UNION ALL
+          SELECT {KIND_ACTION} AS kind, tag, CAST(NULL AS DOUBLE) AS `value`, payload,
+                 event_time_ms, rt FROM actions_src
+          UNION ALL
+          SELECT {KIND_UNIT_STATE} AS kind, t.tag, CAST(NULL AS DOUBLE) AS `value`, payload,
+                 event_time_ms, rt
+          FROM unit_states_src
+          CROSS JOIN UNNEST(CASE unit_code {cases} ELSE CAST(ARRAY[''] AS ARRAY<STRING>) END)
+            AS t (tag)
+        ) ORDER BY rt, kind"""
+
+
+def late_readings_sql() -> str:
+    """Readings already behind the watermark when read: not evaluated, copied to readings.late."""
+    return """SELECT tag, JSON_OBJECT('tag' VALUE tag, 'event_time_ms' VALUE event_time_ms)
+              FROM readings_src
+              WHERE CURRENT_WATERMARK(rt) IS NOT NULL AND rt <= CURRENT_WATERMARK(rt)"""
+
+
+def sink_ddl(settings, name: str, topic: str) -> str:  # noqa: ANN001
+    """Return the DDL of one keyed raw-JSON Kafka sink."""
+    return f"""
+        CREATE TABLE {name} (k STRING, payload STRING) WITH (
           'connector' = 'kafka', 'topic' = '{topic}',
           'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}',
-          'key.format' = 'raw', 'key.fields' = 'tag',
+          'key.format' = 'raw', 'key.fields' = 'k',
           'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY',
           'sink.delivery-guarantee' = 'at-least-once'
         )"""
+
+
+OUTPUT_TOPICS = ("alarms", "alarms.current", "alarm.notifications", "alarm.audit", "alarm.kpis")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the alarm job on a local mini-cluster until stopped."""
     from pyflink.table import StreamTableEnvironment
 
-    from streaming_jobs.runtime import stream_env
-
     from pipelines.settings import get_settings
+    from streaming_jobs.runtime import stream_env
 
     parser = argparse.ArgumentParser(description="HazChem streaming alarm job")
     parser.add_argument("--from-timestamp-ms", type=int, default=None)
-    parser.add_argument("--readings-topic", default="readings")
-    parser.add_argument("--alarms-topic", default="alarms")
+    parser.add_argument("--from-checkpoint", default=None, help="resume from this checkpoint path")
+    parser.add_argument("--topic-prefix", default="", help="prefix every topic name (tests)")
     parser.add_argument("--group", default=None, help="consumer group (default from settings)")
+    parser.add_argument("--bounded", action="store_true", help="stop at the current end offsets")
     args = parser.parse_args(argv)
 
     settings = get_settings()
+    prefix = args.topic_prefix
     group = args.group or settings.flink.consumer_group
-    configs, contexts = plant_inputs(
+    configs, contexts = plant_processors(
         str(settings.simulator.plant_file) if settings.simulator.plant_file else None
     )
-    env = stream_env(
-        settings.flink.parallelism,
-        {
-            "execution.checkpointing.interval": f"{settings.flink.checkpoint_interval_ms} ms",
-            "execution.checkpointing.dir": settings.flink.checkpoint_dir.as_uri(),
-            # kept after a kill so `--from-checkpoint` can resume without losing a transition
-            "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
-        },
+    extra = {
+        "execution.checkpointing.interval": f"{settings.flink.checkpoint_interval_ms} ms",
+        "execution.checkpointing.dir": (settings.flink.checkpoint_dir / (prefix or "main")).as_uri(),
+        # kept after a kill so `--from-checkpoint` resumes without losing a transition
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "python.fn-execution.bundle.size": "5000",
+        "python.fn-execution.bundle.time": "50",
+    }
+    if args.from_checkpoint:
+        extra["execution.state-recovery.path"] = args.from_checkpoint
+    env = stream_env(settings.flink.parallelism, extra)
+    connector = (
+        settings.flink.jars_dir
+        / f"flink-sql-connector-kafka-{settings.flink.kafka_connector_version}.jar"
     )
-    connector = settings.flink.jars_dir / f"flink-sql-connector-kafka-{settings.flink.kafka_connector_version}.jar"
     env.add_jars(connector.as_uri())
     t_env = StreamTableEnvironment.create(env)
-    t_env.get_config().set("table.exec.source.idle-timeout", f"{settings.flink.source_idle_timeout_ms} ms")
-    t_env.get_config().set("pipeline.name", "hazchem-alarms")
-    t_env.execute_sql(kafka_source_ddl(settings, args.readings_topic, group, args.from_timestamp_ms))
-    t_env.execute_sql(kafka_sink_ddl(settings, args.alarms_topic))
+    conf = t_env.get_config()
+    conf.set("table.exec.source.idle-timeout", f"{settings.flink.source_idle_timeout_ms} ms")
+    conf.set("pipeline.name", "hazchem-alarms")
+    topics = {
+        "readings": prefix + "readings",
+        "actions": prefix + "alarm.actions",
+        "unit_states": prefix + "unit.states",
+    }
+    ddls = source_ddls(settings, topics, group, args.from_timestamp_ms)
+    if args.bounded:
+        ddls = [d.replace("'format'", "'scan.bounded.mode' = 'latest-offset', 'format'") for d in ddls]
+    for ddl in ddls:
+        t_env.execute_sql(ddl)
+    sinks = {topic: f"sink_{i}" for i, topic in enumerate(OUTPUT_TOPICS)}
+    for topic, name in sinks.items():
+        t_env.execute_sql(sink_ddl(settings, name, prefix + topic))
+    t_env.execute_sql(sink_ddl(settings, "late_sink", prefix + "readings.late"))
 
-    readings = t_env.to_data_stream(
-        t_env.sql_query("SELECT tag, `value`, event_time_ms, rt FROM readings_src")
-    ).map(lambda r: Row(r[0], r[1], r[2]), output_type=READING_TYPE)
-    alarms, unevaluated = build(readings, configs, contexts)
-    unevaluated.print("unevaluated")
-    keyed = alarms.map(
-        lambda s: Row(orjson.loads(s)["tag"], s),
-        output_type=Types.ROW_NAMED(["tag", "payload"], [Types.STRING(), Types.STRING()]),
-    )
+    inputs = t_env.to_data_stream(t_env.sql_query(ordered_inputs_sql(contexts)))
+    routed, kpis, unknown = build(inputs, configs, contexts)
+    unknown.print("unknown-tag")
+    t_env.create_temporary_view("routed", t_env.from_data_stream(routed.union(kpis)))
     statements = t_env.create_statement_set()
-    statements.add_insert("alarms_sink", t_env.from_data_stream(keyed))
-    statements.attach_as_datastream()  # one job: DataStream operators and the SQL sink together
+    for topic, name in sinks.items():
+        statements.add_insert_sql(
+            f"INSERT INTO {name} SELECT k, payload FROM routed WHERE topic = '{topic}'"
+        )
+    statements.add_insert_sql(f"INSERT INTO late_sink {late_readings_sql()}")
+    statements.attach_as_datastream()  # one job: SQL, Python operators and sinks together
     env.execute("hazchem-alarms")
 
 

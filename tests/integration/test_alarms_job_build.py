@@ -1,4 +1,4 @@
-"""The alarm job's transform in a real Flink mini-cluster equals batch replay, reading for reading."""
+"""The alarm job's transform in a real Flink mini-cluster: engine + lifecycle + KPIs, exact outputs."""
 
 from __future__ import annotations
 
@@ -8,39 +8,42 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-T0 = 1_800_000_000_000
+T0 = 1_800_000_000_000  # a 10-minute window boundary
+DAY0 = T0 // 86_400_000 * 86_400_000
 
 
-def _run_build(configs, contexts, readings):
+def _run_build(configs, contexts, rows):
     from pyflink.common import Duration, Row, WatermarkStrategy
     from pyflink.common.watermark_strategy import TimestampAssigner
-    from streaming_jobs.alarms_job import READING_TYPE, build
+
+    from streaming_jobs.alarms_job import INPUT_TYPE, build
     from streaming_jobs.runtime import stream_env
 
     class ByEventTime(TimestampAssigner):
         def extract_timestamp(self, value, record_timestamp):
-            return value[2]
+            return value[4]
 
     env = stream_env(1)
-    stream = env.from_collection(
-        [Row(tag, value, ts) for ts, tag, value in readings], type_info=READING_TYPE
-    ).assign_timestamps_and_watermarks(
-        WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_seconds(10)).with_timestamp_assigner(
-            ByEventTime()
-        )
+    stream = env.from_collection([Row(*r) for r in rows], type_info=INPUT_TYPE).assign_timestamps_and_watermarks(
+        WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(0)).with_timestamp_assigner(ByEventTime())
     )
-    alarms, unevaluated = build(stream, configs, contexts)
-    out = [json.loads(s) for s in alarms.execute_and_collect()]
+    routed, kpis, _ = build(stream, configs, contexts)
+    out = []
+    for row in routed.union(kpis).execute_and_collect():
+        out.append((row[0], row[1], json.loads(row[2])))
     return out
 
 
-def test_streaming_transform_matches_replay_and_hand_derived_transitions():
-    """GIVEN a high-limit tag (H 10, HH 20, deadband 1, delay-on 2 s) and out-of-order readings
-    WHEN run through build() in Flink THEN the transitions are the hand-derived ones and equal
-    pipelines.alarms.replay on the same input."""
+def test_engine_lifecycle_and_kpis_run_in_flink_with_exact_outputs():
+    """GIVEN PT-1 (H 10, HH 20, deadband 1, delay-on 2 s, STALE after 5 s), readings 5,10,11,12,25,
+    9.5,8.9,8 at 0..7 s, an acknowledge at 4.5 s and the unit going to maintenance at 8 s
+    WHEN run through build() in Flink
+    THEN H is raised at 3 s and cleared at 6 s, HH never (interrupted), the ack is audited,
+    STALE is raised by a timer at 12.001 s but not annunciated (maintenance), and the area KPI
+    snapshot counts the one annunciated raise."""
     from pipelines.alarms.config import TagConfig
-    from pipelines.alarms.replay import replay
-    from streaming_jobs.alarms_job import TagContext
+    from pipelines.alarms.processor import TagContext
+    from streaming_jobs.alarms_job import KIND_ACTION, KIND_READING, KIND_UNIT_STATE
 
     cfg = TagConfig.from_dict(
         {
@@ -51,24 +54,51 @@ def test_streaming_transform_matches_replay_and_hand_derived_transitions():
             "deadband": 1,
             "delay_on_s": 2,
             "priority": {"h": "medium", "hh": "high"},
+            "stale_after_s": 5,
         }
     )
     configs = {"PT-1": cfg}
     contexts = {"PT-1": TagContext("E1", "HS1", "U1", "A1", "MPa")}
-    # value by second; sent out of order (within the 10 s watermark bound)
     series = [5, 10, 11, 12, 25, 9.5, 8.9, 8.0]
-    readings = [(T0 + i * 1000, "PT-1", float(v)) for i, v in enumerate(series)]
-    shuffled = [readings[i] for i in (1, 0, 3, 2, 5, 4, 7, 6)]
+    rows = [(KIND_READING, "PT-1", float(v), None, T0 + i * 1000) for i, v in enumerate(series)]
+    ack = {
+        "action_id": "act-1", "enterprise_code": "E1", "tag": "PT-1", "condition": "H",
+        "episode_id": None, "action": "acknowledge", "actor": "op-7", "reason": None,
+        "comment": None, "shelve_duration_s": None, "cause": None, "measures": None,
+        "action_time_ms": T0 + 4500,
+    }  # fmt: skip
+    rows.append((KIND_ACTION, "PT-1", None, json.dumps(ack), T0 + 4500))
+    unit = {"enterprise_code": "E1", "unit_code": "U1", "state": "maintenance", "event_time_ms": T0 + 8000}
+    rows.append((KIND_UNIT_STATE, "PT-1", None, json.dumps(unit), T0 + 8000))
+    rows.sort(key=lambda r: (r[4], r[0]))
 
-    got = _run_build(configs, contexts, shuffled)
+    out = _run_build(configs, contexts, rows)
 
-    # H: violating from t=1 (10 >= 10); raised at t=3 (3-1 >= 2 s). HH: 25 at t=4 violates,
-    # but t=5 (9.5) interrupts before 2 s: never raised. H returns when < 9: t=6 (8.9) clears.
-    expected = [("H", "raised", T0 + 3000, 12.0), ("H", "cleared", T0 + 6000, 8.9)]
-    assert [(e["condition"], e["event"], e["event_time_ms"], e["value"]) for e in got] == expected
-    assert got[0]["episode_id"] == f"PT-1:H:{T0 + 3000}"
-    assert got[1]["event_id"] == f"PT-1:H:{T0 + 3000}:cleared"
-    assert {e["area_code"] for e in got} == {"A1"}
-
-    replayed = replay(configs, readings)
-    assert [(t.condition, t.event, t.ts_ms, t.value) for t in replayed] == expected
+    alarms = [(r["condition"], r["event"], r["event_time_ms"], r["annunciated"], r["state"])
+              for t, _, r in out if t == "alarms"]  # fmt: skip
+    assert alarms == [
+        ("H", "raised", T0 + 3000, True, "active_unacknowledged"),
+        ("H", "cleared", T0 + 6000, True, "normal"),
+        ("STALE", "raised", T0 + 12001, False, "active_unacknowledged"),
+    ]
+    stale = next(r for t, _, r in out if t == "alarms" and r["condition"] == "STALE")
+    assert stale["suppressed_by"] == "unit_state"
+    assert stale["alarm_class"] == "sensor_health"
+    audit = [r for t, _, r in out if t == "alarm.audit"]
+    assert [(a["action"], a["result"], a["state_before"], a["state_after"], a["actor"]) for a in audit] == [
+        ("acknowledge", "applied", "active_unacknowledged", "active_acknowledged", "op-7")
+    ]
+    current = [(k, r["state"]) for t, k, r in out if t == "alarms.current"]
+    assert current == [
+        ("PT-1|H", "active_unacknowledged"),
+        ("PT-1|H", "active_acknowledged"),
+        ("PT-1|H", "normal"),
+        ("PT-1|STALE", "active_unacknowledged"),
+    ]
+    assert [t for t, _, _ in out if t == "alarm.notifications"] == []  # H is medium, not notified
+    kpis = [r for t, _, r in out if t == "alarm.kpis"]
+    assert [k["kind"] for k in kpis] == ["kpi_snapshot"]
+    assert kpis[0]["area_code"] == "A1"
+    assert kpis[0]["period_start_ms"] == DAY0
+    assert kpis[0]["period_end_ms"] == T0 + 600_000
+    assert kpis[0]["kpis"]["annunciated"] == 1
