@@ -47,6 +47,37 @@ def create_app(settings: Settings, producer: IngestProducer | None = None) -> Fa
     def topics(_: str = Depends(authorise)) -> dict:
         return {"topics": ingest_topics}
 
+    @app.post("/v1/alarms/actions")
+    async def alarm_action(request: Request, _: str = Depends(authorise)) -> JSONResponse:
+        """Apply an operator action (ack, comment, shelve, unshelve, close) to an alarm.
+
+        Body: {"tag", "condition", "action", "actor", optional "episode_id", "reason", "comment",
+        "shelve_duration_s", "cause", "measures"}. The record is validated and queued on
+        `alarm.actions`; the alarm job applies it and audits the result on `alarm.audit`.
+        """
+        from pipelines.alarms.actions import build_action
+
+        try:
+            body = orjson.loads(await request.body())
+            fields = {k: body.get(k) for k in (
+                "episode_id", "reason", "comment", "shelve_duration_s", "cause", "measures")}  # fmt: skip
+            record = build_action(
+                settings_enterprise(), body["tag"], body["condition"], body["action"], body["actor"], **fields
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise HTTPException(400, f"bad action: {exc}") from None
+        verdict = producer.submit("alarm.actions", record=record, source="http:alarm-action")
+        producer.flush(10)
+        producer.write_ledger(run_id)
+        if not verdict.accepted:
+            raise HTTPException(422, f"{verdict.reason_code}: {verdict.reason}")
+        return JSONResponse({"status": "queued", "action_id": record["action_id"]}, status_code=202)
+
+    def settings_enterprise() -> str:
+        from pipelines.plant import load_plant
+
+        return load_plant(settings.simulator.plant_file).enterprise_code
+
     @app.post("/v1/ingest/{topic}")
     async def ingest(
         topic: str,

@@ -156,3 +156,100 @@ def kpi_alarms_command(
         fail(f"{events}: cannot read ({exc.strerror or type(exc).__name__})")
     result = alarm_kpis(parsed, start_ms, end_ms)
     typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+
+
+def _send_action(action: str, tag: str, condition: str, actor: str, **fields: Any) -> None:
+    """Validate and produce one operator action to `alarm.actions`; print its id."""
+    from pipelines.alarms.actions import build_action
+    from pipelines.ingest import IngestProducer
+    from pipelines.plant import load_plant
+    from pipelines.settings import get_settings
+
+    settings = get_settings()
+    try:
+        plant = load_plant(settings.simulator.plant_file)
+        record = build_action(plant.enterprise_code, tag, condition, action, actor, **fields)
+        producer = IngestProducer(settings, source=f"cli:{actor}", known_tags=plant.tags.keys())
+        verdict = producer.submit("alarm.actions", record=record)
+        producer.flush(15)
+    except (ValueError, RuntimeError) as exc:
+        fail(str(exc))
+    if not verdict.accepted:
+        fail(f"action rejected ({verdict.reason_code}): {verdict.reason}")
+    typer.echo(
+        f"{record['action']} {tag} {record['condition']} sent as {record['action_id']}; "
+        "the alarm job applies it and writes the result to `alarm.audit`"
+    )
+
+
+_TAG = Annotated[str, typer.Argument(help="Tag (位号), e.g. PI-R101-OUT.")]
+_COND = Annotated[str, typer.Argument(help="Condition: LL, L, H, HH, ROC, STALE, FLATLINE, RANGE.")]
+_ACTOR = Annotated[str, typer.Option("--actor", help="Who acts (operator id).")]
+_EPISODE = Annotated[str | None, typer.Option("--episode", help="Episode id it applies to.")]
+
+
+@app.command("ack")
+def ack_command(
+    tag: _TAG, condition: _COND, actor: _ACTOR, episode: _EPISODE = None,
+    comment: Annotated[str | None, typer.Option(help="Comment.")] = None,
+) -> None:  # fmt: skip
+    """Acknowledge (确认) an alarm."""
+    _send_action("ack", tag, condition, actor, episode_id=episode, comment=comment)
+
+
+@app.command("comment")
+def comment_command(
+    tag: _TAG, condition: _COND, actor: _ACTOR,
+    text: Annotated[str, typer.Option("--text", help="Comment text.")], episode: _EPISODE = None,
+) -> None:  # fmt: skip
+    """Comment (备注) on an alarm."""
+    _send_action("comment", tag, condition, actor, episode_id=episode, comment=text)
+
+
+@app.command("shelve")
+def shelve_command(
+    tag: _TAG, condition: _COND, actor: _ACTOR,
+    duration: Annotated[float, typer.Option("--duration", help="Seconds (at most the policy max, 8 h).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is shelved (搁置原因).")],
+) -> None:  # fmt: skip
+    """Shelve (搁置) an alarm for a duration; it unshelves itself when the time is up."""
+    _send_action("shelve", tag, condition, actor, shelve_duration_s=duration, reason=reason)
+
+
+@app.command("unshelve")
+def unshelve_command(tag: _TAG, condition: _COND, actor: _ACTOR) -> None:
+    """Unshelve (解除搁置) an alarm before its shelve expires."""
+    _send_action("unshelve", tag, condition, actor)
+
+
+@app.command("close")
+def close_command(
+    tag: _TAG, condition: _COND, actor: _ACTOR,
+    cause: Annotated[str, typer.Option("--cause", help="Cause analysis (原因分析).")],
+    measures: Annotated[str, typer.Option("--measures", help="Measures taken (整改措施).")],
+    episode: _EPISODE = None,
+) -> None:  # fmt: skip
+    """Close (闭环) a returned alarm episode with its cause and the measures taken."""
+    _send_action("close", tag, condition, actor, episode_id=episode, cause=cause, measures=measures)
+
+
+@app.command("notify")
+def notify_command(
+    webhook: Annotated[str, typer.Option("--webhook", help="URL receiving a JSON POST per notification.")],
+    attempts: Annotated[int, typer.Option(help="Tries per notification before dead-lettering.")] = 5,
+    idle_exit: Annotated[float | None, typer.Option(help="Stop after this many idle seconds.")] = None,
+) -> None:
+    """Deliver `alarm.notifications` to a webhook (retries with backoff; failures dead-lettered)."""
+    from pipelines.alarms.notify import RetryPolicy, run_notifier, webhook_sender
+    from pipelines.settings import get_settings
+
+    settings = get_settings()
+    policy = RetryPolicy(attempts=attempts)
+
+    def report(record: dict, ok: bool, tries: int) -> None:
+        info(f"{'delivered' if ok else 'DEAD-LETTERED'} {record.get('notification_id')} after {tries} attempt(s)")
+
+    counts = run_notifier(
+        settings, webhook_sender(webhook, policy.timeout_s), policy=policy, max_idle_s=idle_exit, on_result=report
+    )
+    typer.echo(orjson.dumps(counts).decode())
