@@ -27,6 +27,7 @@ def run_demo(settings: Settings, duration_s: float, rate: float, malformed_rate:
     flink.stop_job(settings, "alarms")  # a leftover job from an interrupted demo
     flink.start_job(settings, "alarms", ["--from-timestamp-ms", str(start_ms - 1000)])
     job = flink.job_process(settings, "alarms")
+    flink.wait_until_running(settings, "alarms")
     try:
         info(f"[3/5] Simulator: `mixed` scenario, {duration_s:.0f} s at {rate:.0f} readings/s...")
         faults = TransportFaults(
@@ -48,14 +49,35 @@ def run_demo(settings: Settings, duration_s: float, rate: float, malformed_rate:
                 )
 
         counts, facts = run_simulation(
-            settings, "mixed", duration_s, rate, settings.simulator.seed, faults, on_progress=progress
-        )
+            settings, "mixed", duration_s, rate, settings.simulator.seed, faults,
+            on_progress=progress, scheduled=operator_script(settings),
+        )  # fmt: skip
         info("[4/5] Waiting for the alarm job to catch up with the readings topic...")
         _wait_for_job(settings, job)
     finally:
         info("[5/5] Stopping the alarm job and summarising...")
         flink.stop_job(settings, "alarms")
     return summarise(settings, start_ms, counts, facts)
+
+
+def operator_script(settings: Settings) -> list:
+    """What the demo's control-room operator does: shelve a detector under calibration, ack."""
+    from pipelines.alarms.actions import build_action
+    from pipelines.plant import load_plant
+
+    enterprise = load_plant(settings.simulator.plant_file).enterprise_code
+
+    def action(tag: str, cond: str, name: str, **fields) -> object:  # noqa: ANN003
+        return lambda ts: build_action(enterprise, tag, cond, name, "operator-P012",
+                                       action_time_ms=ts, action_id=f"demo-{name}-{tag}-{cond}-{ts}",
+                                       **fields)  # fmt: skip
+
+    return [
+        (2.0, "alarm.actions", action("GD-TF17", "H", "shelve", shelve_duration_s=3600,
+                                      reason="探头校准中 detector under calibration (demo)")),
+        (36.0, "alarm.actions", action("GD-TF10", "H", "acknowledge", comment="现场确认泄漏")),
+        (37.0, "alarm.actions", action("GD-TF10", "HH", "acknowledge")),
+    ]  # fmt: skip
 
 
 def _wait_for_job(settings: Settings, job, timeout_s: float = 90.0) -> None:  # noqa: ANN001
@@ -80,17 +102,27 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def collect(settings: Settings, since_ms: int) -> dict:
-    """Read the demo window's alarm events and dead letters back from Kafka."""
-    alarms = [(ts, json.loads(v)) for ts, v in read_since(settings, "alarms", since_ms)]
+    """Read the demo window's alarm outputs and dead letters back from Kafka."""
+
+    def read(topic: str) -> list[tuple[int, dict]]:
+        return [(ts, json.loads(v)) for ts, v in read_since(settings, topic, since_ms)]
+
     dlq: Counter = Counter()
     dlq_by_reason: Counter = Counter()
     for topic in ("readings", "positions", "video.events", "work.permits", "work.gas_analyses",
-                  "inspections", "hidden_dangers"):  # fmt: skip
-        for _, v in read_since(settings, f"{topic}.dlq", since_ms):
-            env = json.loads(v)
+                  "inspections", "hidden_dangers", "alarm.actions"):  # fmt: skip
+        for _, env in read(f"{topic}.dlq"):
             dlq[topic] += 1
             dlq_by_reason[env["reason_code"]] += 1
-    return {"alarms": alarms, "dlq": dlq, "dlq_by_reason": dlq_by_reason}
+    return {
+        "alarms": read("alarms"),
+        "kpis": [e for _, e in read("alarm.kpis")],
+        "audit": [e for _, e in read("alarm.audit")],
+        "notifications": [e for _, e in read("alarm.notifications")],
+        "late": [e for _, e in read("readings.late")],
+        "dlq": dlq,
+        "dlq_by_reason": dlq_by_reason,
+    }
 
 
 def summarise(settings: Settings, since_ms: int, counts: IngestCounts, facts: dict) -> str:
@@ -98,6 +130,8 @@ def summarise(settings: Settings, since_ms: int, counts: IngestCounts, facts: di
     got = collect(settings, since_ms)
     events = [e for _, e in got["alarms"] if e["event_time_ms"] >= since_ms]
     raised = [e for e in events if e["event"] == "raised"]
+    hidden = [e for e in raised if e.get("annunciated") is False]
+    floods = [k for k in got["kpis"] if k["kind"] in ("flood_start", "flood_end")]
     lags = [kts - e["event_time_ms"] for kts, e in got["alarms"] if e["event_time_ms"] >= since_ms]
     by_cond = Counter(e["condition"] for e in raised)
     by_area = Counter(e["area_code"] for e in raised)
@@ -123,10 +157,29 @@ def summarise(settings: Settings, since_ms: int, counts: IngestCounts, facts: di
     injected = facts.get("faults_injected", {})
     if injected:
         lines.append(" Transport faults injected by the simulator: " + ", ".join(f"{k} {v}" for k, v in sorted(injected.items())))
-    lines += ["", f" Alarms: {len(raised)} raised, {len(events) - len(raised)} cleared"]
+    lines += [
+        "",
+        f" Alarms: {len(raised)} raised ({len(raised) - len(hidden)} annunciated,"
+        f" {len(hidden)} recorded but not annunciated), {len(events) - len(raised)} cleared",
+    ]
     lines.append("   by condition: " + ", ".join(f"{c} {n}" for c, n in sorted(by_cond.items())))
     lines.append("   by area:      " + ", ".join(f"{a} {n}" for a, n in by_area.most_common()))
     lines.append("   busiest tags: " + ", ".join(f"{t} ({n})" for t, n in busiest))
+    for e in hidden:
+        lines.append(f"   not annunciated: {e['tag']} {e['condition']} (suppressed by {e['suppressed_by']})")
+    for f in floods:
+        lines.append(
+            f"   ALARM FLOOD {f['kind'].split('_')[1]}: area {f['area_code']}, {f['raised']} raised in the"
+            " 10-minute window"
+        )
+    lines.append(f" Notifications (critical/HH/LL) queued for the webhook: {len(got['notifications'])}")
+    for a in got["audit"]:
+        lines.append(
+            f"   audit: {a['action']} {a['tag']} {a['condition']} by {a['actor']} -> {a['result']}"
+            f" ({a['detail']})"
+        )
+    if got["late"]:
+        lines.append(f" Late readings kept in readings.late (not evaluated in streaming): {len(got['late'])}")
     if lags:
         lines.append(
             f" End-to-end lag, reading event time -> alarm in Kafka: p50 {_percentile(lags, 50):.0f} ms,"
@@ -139,6 +192,9 @@ def summarise(settings: Settings, since_ms: int, counts: IngestCounts, facts: di
         "   hazchem status                     topics, record counts, ingest reconciliation",
         "   hazchem schemas docs               writes docs/schema_catalog.md (topics and fields)",
         "   hazchem jobs run alarms            the alarm job in the foreground",
+        "   hazchem alarms ack|shelve|close    operator actions (audited on alarm.audit)",
+        "   hazchem alarms notify --webhook U  deliver critical/HH/LL notifications",
+        "   hazchem kpi alarms --events F ...  ISA-18.2 KPIs over exported alarm events",
         "   hazchem ingest serve               HTTP ingest for edge gateways (see README)",
         f"   job log: {settings.run_dir / 'flink' / 'flink-alarms.log'}",
         "=" * 72,

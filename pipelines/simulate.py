@@ -24,11 +24,13 @@ def run_simulation(
     realtime: bool = True,
     start_ms: int | None = None,
     on_progress: Callable[[float, IngestCounts], None] | None = None,
+    scheduled: list[tuple[float, str, Callable[[int], dict]]] | None = None,
 ) -> tuple[IngestCounts, dict]:
     """Stream `duration_s` of simulated plant into Kafka; return counts and run facts.
 
     With realtime=True the event clock is paced to the wall clock (event time = now), as a live
-    plant would send; with realtime=False it runs as fast as possible from start_ms.
+    plant would send; with realtime=False it runs as fast as possible from start_ms. `scheduled`
+    holds (plant second, topic, make(event_time_ms) -> record) extras such as operator actions.
     """
     plant = load_plant(settings.simulator.plant_file)
     start = start_ms if start_ms is not None else int(time.time() * 1000)
@@ -38,7 +40,11 @@ def run_simulation(
     wall0 = time.monotonic()
     ticks = int(duration_s * 1000 // TICK_MS)
     faults_seen: dict[str, int] = {}
+    pending = sorted(scheduled or [], key=lambda item: item[0])
     for i in range(ticks):
+        while pending and pending[0][0] * 1000 <= (i + 1) * TICK_MS:
+            at_s, topic, make = pending.pop(0)
+            producer.submit(topic, record=make(start + int(at_s * 1000)))
         for ev in sim.tick(TICK_MS):
             producer.submit(ev.topic, record=ev.record, raw=ev.raw)
             if ev.fault:

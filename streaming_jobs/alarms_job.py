@@ -316,6 +316,9 @@ def main(argv: list[str] | None = None) -> None:
         "execution.checkpointing.dir": (settings.flink.checkpoint_dir / (prefix or "main")).as_uri(),
         # kept after a kill so `--from-checkpoint` resumes without losing a transition
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "rest.address": "127.0.0.1",
+        "rest.bind-address": "127.0.0.1",
+        "rest.port": str(settings.flink.rest_port),
         "python.fn-execution.bundle.size": "5000",
         "python.fn-execution.bundle.time": "50",
     }

@@ -74,3 +74,31 @@ def start_job(settings: Settings, name: str, extra: list[str]) -> int:
 def stop_job(settings: Settings, name: str) -> bool:
     """Stop a background job; True when one was running."""
     return job_process(settings, name).stop(timeout_s=20)
+
+
+def job_overview(settings: Settings) -> list[dict]:
+    """Return the mini-cluster's jobs from its REST API ([] when it does not answer)."""
+    import httpx
+
+    try:
+        resp = httpx.get(f"http://127.0.0.1:{settings.flink.rest_port}/jobs/overview", timeout=2.0)
+        return resp.json().get("jobs", [])
+    except (httpx.HTTPError, ValueError):
+        return []
+
+
+def wait_until_running(settings: Settings, name: str, timeout_s: float = 180.0) -> None:
+    """Wait until the job's every task is RUNNING; UserError if it dies or times out."""
+    import time
+
+    proc = job_process(settings, name)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.pid() is None:
+            raise UserError(f"job '{name}' stopped during start-up; see {proc.log_file}")
+        for job in job_overview(settings):
+            tasks = job.get("tasks", {})
+            if job.get("state") == "RUNNING" and tasks.get("running") == tasks.get("total"):
+                return
+        time.sleep(1.0)
+    raise UserError(f"job '{name}' not running after {timeout_s:.0f} s; see {proc.log_file}")

@@ -1,0 +1,126 @@
+"""Run the dbt project (`dbt_project/`) in-process with paths and hosts from the settings.
+
+`run_dbt(settings, ["build"])` is the one way the platform (CLI, Airflow, tests) invokes dbt: it
+exports the environment variables `dbt_project/profiles.yml` and the sources read (lake root,
+DuckDB file, Trino host/port/catalog), points dbt at the project and profiles by path, keeps
+dbt's target/ and logs/ under the cache directory, and returns dbt's exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipelines.settings import Settings, get_settings
+
+DBT_PROJECT_DIR: Path = Path(__file__).resolve().parents[2] / "dbt_project"
+TARGETS = ("duckdb", "trino")
+# dbt flags that take a path; given by the caller they win over the defaults set here.
+_PATH_FLAGS = {"--target-path": "DBT_TARGET_PATH", "--log-path": "DBT_LOG_PATH"}
+
+
+def dbt_env(settings: Settings, target: str = "duckdb") -> dict[str, str]:
+    """Return the environment variables the dbt project reads, from the settings."""
+    dbt_home = Path(settings.cache_dir) / "dbt" / target
+    return {
+        "HAZCHEM_DBT__TARGET": target,
+        "HAZCHEM_LAKE__ROOT": str(settings.lake.root),
+        "HAZCHEM_LAKE__DUCKDB_PATH": str(settings.lake.duckdb_path),
+        "HAZCHEM_TRINO__HOST": settings.trino.host,
+        "HAZCHEM_TRINO__PORT": str(settings.trino.port),
+        "HAZCHEM_TRINO__CATALOG": settings.trino.catalog,
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_TARGET_PATH": str(dbt_home / "target"),
+        "DBT_LOG_PATH": str(dbt_home / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+@contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then restore the old ones."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+def _release_duckdb() -> None:
+    """Close dbt-duckdb's process-wide database handle so the file is free for other readers.
+
+    dbt-duckdb keeps one DuckDB instance per process (class attribute) after an invocation ends;
+    another connection to the same file, or a later run against another file, must not find it
+    open.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a project dependency
+        return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+        if env is not None:
+            env.close()
+
+
+def run_dbt(settings: Settings, args: Sequence[str], target: str = "duckdb") -> int:
+    """Run `dbt <args>` on `target` (duckdb or trino); return 0 on success, 1 on failure, 2 on error.
+
+    Example: `run_dbt(settings, ["build", "--vars", "{as_of: '2026-01-01'}"])`.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown dbt target {target!r} (expected one of {', '.join(TARGETS)})")
+    if not args:
+        raise ValueError("no dbt command given (e.g. ['build'])")
+    from dbt.cli.main import dbtRunner
+
+    env = dbt_env(settings, target)
+    for flag, variable in _PATH_FLAGS.items():
+        if any(a == flag or a.startswith(flag + "=") for a in args):
+            env.pop(variable)
+    if target == "duckdb":
+        Path(settings.lake.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target",
+        target,
+    ]
+    with _environ(env):
+        try:
+            result = dbtRunner().invoke(command)
+        finally:
+            if target == "duckdb":
+                _release_duckdb()
+    if result.exception is not None:
+        return 2
+    return 0 if result.success else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m pipelines.lake.dbt_runner [--target trino] <dbt args>`; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    target = "duckdb"
+    if args[:1] == ["--target"] and len(args) >= 2:
+        target, args = args[1], args[2:]
+    if not args:
+        print("usage: python -m pipelines.lake.dbt_runner [--target duckdb|trino] <dbt args>")
+        return 2
+    return run_dbt(get_settings(), args, target=target)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
