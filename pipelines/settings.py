@@ -50,6 +50,7 @@ class FlinkSettings(BaseModel):
     watermark_delay_ms: int = 2000  # bounded out-of-orderness of readings within a tag
     source_idle_timeout_ms: int = 2000
     consumer_group: str = "hazchem-alarms"
+    batch_window_ms: int = 200  # readings of a tag reach Python in event-time batches this long
     rest_port: int = 18081  # the local mini-cluster's REST API: job state for `hazchem demo`/status
 
 

@@ -2,9 +2,11 @@
 
 Wiring only. The rules live in `pipelines.alarms` (engine, lifecycle, KPIs: one implementation,
 shared with batch replay and the API). The per-reading path stays in the JVM: Flink SQL parses the
-topics, orders every input by event time (`ORDER BY rt`, held back by the watermark) and routes the
-outputs to their topics; Python runs once per input in a keyed function holding a `TagProcessor`,
-and once per alarm in the per-area KPI function.
+topics, gathers each tag's readings into event-time micro-batches (a tumbling window of
+`settings.flink.batch_window_ms`, closed by the watermark), orders batches, operator actions and
+unit states by event time, and routes the outputs to their topics. Python runs once per tag per
+window (not per reading) in a keyed function holding a `TagProcessor`, which applies the readings
+and the other inputs merged in event-time order, and once per alarm in the per-area KPI function.
 
 `build()` is the pure transform (DataStream of ordered inputs in, routed rows out); `main()`
 attaches the Kafka sources and sinks from settings.
@@ -26,11 +28,27 @@ from pipelines.alarms.processor import ALARMS, Routed, TagContext, TagProcessor,
 
 KIND_UNIT_STATE, KIND_READING, KIND_ACTION = 0, 1, 2  # processing order within one instant
 
-# Ordered input rows: (kind, tag, value, payload, event_time_ms)
+# Ordered input rows: (kind, tag, payload, event_time_ms). For KIND_READING the payload is a batch
+# "ts:value,ts:value" of one tag's readings in one window ("n" for a missing value).
 INPUT_TYPE = Types.ROW_NAMED(
-    ["kind", "tag", "value", "payload", "event_time_ms"],
-    [Types.INT(), Types.STRING(), Types.DOUBLE(), Types.STRING(), Types.LONG()],
+    ["kind", "tag", "payload", "event_time_ms"],
+    [Types.INT(), Types.STRING(), Types.STRING(), Types.LONG()],
 )
+
+
+def batch_payload(readings: list[tuple[int, float | None]]) -> str:
+    """Return the batch text of (ts, value) readings, as the SQL window builds it (tests)."""
+    return ",".join(f"{ts}:{'n' if v is None else v}" for ts, v in readings)
+
+
+def parse_batch(payload: str) -> list[tuple[int, int, float | None]]:
+    """Return (ts, KIND_READING, value) of a batch, sorted by event time (stable)."""
+    out = []
+    for item in payload.split(","):
+        ts, _, value = item.partition(":")
+        out.append((int(ts), KIND_READING, None if value in ("n", "") else float(value)))
+    out.sort(key=lambda r: r[0])
+    return out
 # Routed output rows: (topic, key, payload JSON)
 OUTPUT_TYPE = Types.ROW_NAMED(
     ["topic", "k", "payload"], [Types.STRING(), Types.STRING(), Types.STRING()]
@@ -50,15 +68,26 @@ def _rows(routed: list[Routed]):
 
 
 class AlarmFunction(KeyedProcessFunction):
-    """Per tag, in event-time order: feed the tag's `TagProcessor`; timers for STALE and shelves."""
+    """Per tag, in event-time order: feed the tag's `TagProcessor`; timers for STALE and shelves.
 
-    def __init__(self, configs: dict[str, TagConfig], contexts: dict[str, TagContext]) -> None:
+    Actions and unit states arrive before the reading batch of their window (the SQL orders by
+    event time); they wait in `pending` and are merged with the batch's readings by event time, or
+    applied by a timer at their window's end when the tag sent no readings.
+    """
+
+    def __init__(
+        self, configs: dict[str, TagConfig], contexts: dict[str, TagContext], window_ms: int
+    ) -> None:
         self.configs = configs
         self.contexts = contexts
+        self.window_ms = window_ms
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(
             ValueStateDescriptor("processor", Types.PICKLED_BYTE_ARRAY())
+        )
+        self.pending = runtime_context.get_state(
+            ValueStateDescriptor("pending", Types.PICKLED_BYTE_ARRAY())
         )
         self.timer_at = runtime_context.get_state(ValueStateDescriptor("timer_at", Types.LONG()))
 
@@ -73,27 +102,52 @@ class AlarmFunction(KeyedProcessFunction):
             ctx.timer_service().register_event_time_timer(due)
             self.timer_at.update(due)
 
+    @staticmethod
+    def _apply(proc: TagProcessor, events: list[tuple], now: int) -> list[Routed]:
+        routed: list[Routed] = []
+        for ts, kind, item in events:
+            if kind == KIND_READING:
+                routed += proc.on_reading(ts, item, now)
+            elif kind == KIND_ACTION:
+                routed += proc.on_action(orjson.loads(item), now)
+            else:
+                routed += proc.on_unit_state(orjson.loads(item)["state"], ts, now)
+        return routed
+
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
-        kind, tag, value, payload, ts = row[0], row[1], row[2], row[3], row[4]
+        kind, tag, payload, ts = row[0], row[1], row[2], row[3]
         if tag not in self.configs:
             yield UNKNOWN_TAG, f"{tag}|{ts}"
             return
+        pending = self.pending.value() or []
+        if kind != KIND_READING:
+            pending.append((ts, kind, payload))
+            self.pending.update(pending)
+            end = ts // self.window_ms * self.window_ms + self.window_ms - 1
+            ctx.timer_service().register_event_time_timer(end)
+            return
+        events = parse_batch(payload)
+        if pending:
+            events = sorted(pending + events, key=lambda e: (e[0], e[1]))
+            self.pending.clear()
         proc = self._processor(tag)
-        now = int(time.time() * 1000)
-        if kind == KIND_READING:
-            routed = proc.on_reading(ts, value, now)
-        elif kind == KIND_ACTION:
-            routed = proc.on_action(orjson.loads(payload), now)
-        else:
-            routed = proc.on_unit_state(orjson.loads(payload)["state"], ts, now)
+        routed = self._apply(proc, events, int(time.time() * 1000))
         self.state.update(proc)
         self._arm(proc, ctx)
         yield from _rows(routed)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        self.timer_at.clear()
+        if self.timer_at.value() == timestamp:
+            self.timer_at.clear()
         proc = self._processor(ctx.get_current_key())
-        routed = proc.on_time(timestamp, int(time.time() * 1000))
+        now = int(time.time() * 1000)
+        pending = self.pending.value() or []
+        due = sorted((e for e in pending if e[0] <= timestamp), key=lambda e: (e[0], e[1]))
+        routed = self._apply(proc, due, now)
+        if due:
+            rest = [e for e in pending if e[0] > timestamp]
+            self.pending.update(rest) if rest else self.pending.clear()
+        routed += proc.on_time(timestamp, now)
         self.state.update(proc)
         self._arm(proc, ctx)
         yield from _rows(routed)
@@ -176,7 +230,10 @@ class AreaKpiFunction(KeyedProcessFunction):
 
 
 def build(
-    inputs: DataStream, configs: dict[str, TagConfig], contexts: dict[str, TagContext]
+    inputs: DataStream,
+    configs: dict[str, TagConfig],
+    contexts: dict[str, TagContext],
+    window_ms: int = 200,
 ) -> tuple[DataStream, DataStream, DataStream]:
     """Return (routed rows, KPI/flood rows, unknown-tag notes) for event-time-ordered inputs.
 
@@ -184,7 +241,7 @@ def build(
     """
     routed = (
         inputs.key_by(lambda r: r[1], key_type=Types.STRING())
-        .process(AlarmFunction(configs, contexts), output_type=OUTPUT_TYPE)
+        .process(AlarmFunction(configs, contexts, window_ms), output_type=OUTPUT_TYPE)
         .name("alarm-engine")
     )
     kpis = (
@@ -240,8 +297,8 @@ def source_ddls(settings, topics: dict[str, str], group: str, start_from_ms: int
     ]
 
 
-def ordered_inputs_sql(contexts: dict[str, TagContext]) -> str:
-    """Return the query that unions the inputs and orders them by event time (in the JVM).
+def ordered_inputs_sql(contexts: dict[str, TagContext], window_ms: int) -> str:
+    """Return the query that batches readings per tag and window and orders all inputs (JVM).
 
     A unit state fans out to every tag of its unit (CROSS JOIN UNNEST over the plant's unit→tags).
     """
@@ -253,26 +310,34 @@ def ordered_inputs_sql(contexts: dict[str, TagContext]) -> str:
         for u, tags in sorted(by_unit.items())
     )
     return f"""
-        SELECT kind, tag, `value`, payload, event_time_ms FROM (
-          SELECT {KIND_READING} AS kind, tag, `value`, CAST(NULL AS STRING) AS payload,
-                 event_time_ms, rt FROM readings_src
+        SELECT kind, tag, payload, event_time_ms FROM (
+          SELECT {KIND_READING} AS kind, tag,
+                 LISTAGG(CONCAT(CAST(event_time_ms AS STRING), ':',
+                                COALESCE(CAST(`value` AS STRING), 'n')), ',') AS payload,
+                 MAX(event_time_ms) AS event_time_ms, window_time AS rt
+          FROM TABLE(TUMBLE(TABLE readings_src, DESCRIPTOR(rt), INTERVAL '{window_ms / 1000:.3f}' SECOND))
+          GROUP BY tag, window_start, window_end, window_time
           UNION ALL
-          SELECT {KIND_ACTION} AS kind, tag, CAST(NULL AS DOUBLE) AS `value`, payload,
-                 event_time_ms, rt FROM actions_src
+          SELECT {KIND_ACTION} AS kind, tag, payload, event_time_ms, rt FROM actions_src
           UNION ALL
-          SELECT {KIND_UNIT_STATE} AS kind, t.tag, CAST(NULL AS DOUBLE) AS `value`, payload,
-                 event_time_ms, rt
+          SELECT {KIND_UNIT_STATE} AS kind, t.tag, payload, event_time_ms, rt
           FROM unit_states_src
           CROSS JOIN UNNEST(CASE unit_code {cases} ELSE CAST(ARRAY[''] AS ARRAY<STRING>) END)
             AS t (tag)
         ) ORDER BY rt, kind"""
 
 
-def late_readings_sql() -> str:
-    """Readings already behind the watermark when read: not evaluated, copied to readings.late."""
-    return """SELECT tag, JSON_OBJECT('tag' VALUE tag, 'event_time_ms' VALUE event_time_ms)
+def late_readings_sql(window_ms: int) -> str:
+    """Readings whose window had already closed when read: not evaluated, copied to readings.late.
+
+    A window closes when the watermark reaches its last millisecond; the source's watermark is
+    never behind the window operator's, so every reading the window drops is listed here.
+    """
+    return f"""SELECT tag, JSON_OBJECT('tag' VALUE tag, 'event_time_ms' VALUE event_time_ms)
               FROM readings_src
-              WHERE CURRENT_WATERMARK(rt) IS NOT NULL AND rt <= CURRENT_WATERMARK(rt)"""
+              WHERE CURRENT_WATERMARK(rt) IS NOT NULL
+                AND TO_TIMESTAMP_LTZ(event_time_ms - MOD(event_time_ms, {window_ms}) + {window_ms} - 1, 3)
+                    <= CURRENT_WATERMARK(rt)"""
 
 
 def sink_ddl(settings, name: str, topic: str) -> str:  # noqa: ANN001
@@ -319,8 +384,9 @@ def main(argv: list[str] | None = None) -> None:
         "rest.address": "127.0.0.1",
         "rest.bind-address": "127.0.0.1",
         "rest.port": str(settings.flink.rest_port),
-        "python.fn-execution.bundle.size": "5000",
-        "python.fn-execution.bundle.time": "50",
+        "pipeline.auto-watermark-interval": "50 ms",
+        "python.fn-execution.bundle.size": "2000",
+        "python.fn-execution.bundle.time": "20",
     }
     if args.from_checkpoint:
         extra["execution.state-recovery.path"] = args.from_checkpoint
@@ -349,8 +415,9 @@ def main(argv: list[str] | None = None) -> None:
         t_env.execute_sql(sink_ddl(settings, name, prefix + topic))
     t_env.execute_sql(sink_ddl(settings, "late_sink", prefix + "readings.late"))
 
-    inputs = t_env.to_data_stream(t_env.sql_query(ordered_inputs_sql(contexts)))
-    routed, kpis, unknown = build(inputs, configs, contexts)
+    window_ms = settings.flink.batch_window_ms
+    inputs = t_env.to_data_stream(t_env.sql_query(ordered_inputs_sql(contexts, window_ms)))
+    routed, kpis, unknown = build(inputs, configs, contexts, window_ms)
     unknown.print("unknown-tag")
     t_env.create_temporary_view("routed", t_env.from_data_stream(routed.union(kpis)))
     statements = t_env.create_statement_set()
@@ -358,7 +425,7 @@ def main(argv: list[str] | None = None) -> None:
         statements.add_insert_sql(
             f"INSERT INTO {name} SELECT k, payload FROM routed WHERE topic = '{topic}'"
         )
-    statements.add_insert_sql(f"INSERT INTO late_sink {late_readings_sql()}")
+    statements.add_insert_sql(f"INSERT INTO late_sink {late_readings_sql(window_ms)}")
     statements.attach_as_datastream()  # one job: SQL, Python operators and sinks together
     env.execute("hazchem-alarms")
 

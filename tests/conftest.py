@@ -31,6 +31,22 @@ def kafka(settings):
         kafka_service.stop(settings)
 
 
+def _wait_for_leaders(admin, names: list[str], timeout_s: float = 30.0) -> None:
+    """Block until every partition of the new topics has a leader (creation is asynchronous)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        meta = admin.list_topics(timeout=10).topics
+        if all(
+            n in meta and meta[n].partitions and all(p.leader >= 0 for p in meta[n].partitions.values())
+            for n in names
+        ):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"topics without a leader after {timeout_s} s: {names}")
+
+
 @pytest.fixture
 def fresh_topics(kafka):
     """Create uniquely named copies of declared topics for one test; deleted afterwards."""
@@ -62,6 +78,7 @@ def fresh_topics(kafka):
                 created.append(topic_name)
         for fut in admin.create_topics(new_topics).values():
             fut.result()
+        _wait_for_leaders(admin, [t.topic for t in new_topics])
         return specs
 
     yield make

@@ -21,13 +21,13 @@ def _run_build(configs, contexts, rows):
 
     class ByEventTime(TimestampAssigner):
         def extract_timestamp(self, value, record_timestamp):
-            return value[4]
+            return value[3]
 
     env = stream_env(1)
     stream = env.from_collection([Row(*r) for r in rows], type_info=INPUT_TYPE).assign_timestamps_and_watermarks(
         WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(0)).with_timestamp_assigner(ByEventTime())
     )
-    routed, kpis, _ = build(stream, configs, contexts)
+    routed, kpis, _ = build(stream, configs, contexts, window_ms=2000)
     out = []
     for row in routed.union(kpis).execute_and_collect():
         out.append((row[0], row[1], json.loads(row[2])))
@@ -37,13 +37,14 @@ def _run_build(configs, contexts, rows):
 def test_engine_lifecycle_and_kpis_run_in_flink_with_exact_outputs():
     """GIVEN PT-1 (H 10, HH 20, deadband 1, delay-on 2 s, STALE after 5 s), readings 5,10,11,12,25,
     9.5,8.9,8 at 0..7 s, an acknowledge at 4.5 s and the unit going to maintenance at 8 s
-    WHEN run through build() in Flink
+    WHEN run through build() in Flink, readings batched per 2 s window as the SQL sends them, the
+    ack merged into the middle of its window's batch and the unit state applied by a timer
     THEN H is raised at 3 s and cleared at 6 s, HH never (interrupted), the ack is audited,
     STALE is raised by a timer at 12.001 s but not annunciated (maintenance), and the area KPI
     snapshot counts the one annunciated raise."""
     from pipelines.alarms.config import TagConfig
     from pipelines.alarms.processor import TagContext
-    from streaming_jobs.alarms_job import KIND_ACTION, KIND_READING, KIND_UNIT_STATE
+    from streaming_jobs.alarms_job import KIND_ACTION, KIND_READING, KIND_UNIT_STATE, batch_payload
 
     cfg = TagConfig.from_dict(
         {
@@ -60,17 +61,21 @@ def test_engine_lifecycle_and_kpis_run_in_flink_with_exact_outputs():
     configs = {"PT-1": cfg}
     contexts = {"PT-1": TagContext("E1", "HS1", "U1", "A1", "MPa")}
     series = [5, 10, 11, 12, 25, 9.5, 8.9, 8.0]
-    rows = [(KIND_READING, "PT-1", float(v), None, T0 + i * 1000) for i, v in enumerate(series)]
+    readings = [(T0 + i * 1000, float(v)) for i, v in enumerate(series)]
+    rows = [
+        (KIND_READING, "PT-1", batch_payload(readings[w : w + 2]), T0 + w * 1000 + 1999)
+        for w in range(0, 8, 2)
+    ]
     ack = {
         "action_id": "act-1", "enterprise_code": "E1", "tag": "PT-1", "condition": "H",
         "episode_id": None, "action": "acknowledge", "actor": "op-7", "reason": None,
         "comment": None, "shelve_duration_s": None, "cause": None, "measures": None,
         "action_time_ms": T0 + 4500,
     }  # fmt: skip
-    rows.append((KIND_ACTION, "PT-1", None, json.dumps(ack), T0 + 4500))
+    rows.append((KIND_ACTION, "PT-1", json.dumps(ack), T0 + 4500))
     unit = {"enterprise_code": "E1", "unit_code": "U1", "state": "maintenance", "event_time_ms": T0 + 8000}
-    rows.append((KIND_UNIT_STATE, "PT-1", None, json.dumps(unit), T0 + 8000))
-    rows.sort(key=lambda r: (r[4], r[0]))
+    rows.append((KIND_UNIT_STATE, "PT-1", json.dumps(unit), T0 + 8000))
+    rows.sort(key=lambda r: (r[3], r[0]))
 
     out = _run_build(configs, contexts, rows)
 
