@@ -74,7 +74,7 @@ def _release_duckdb() -> None:
 
 
 def run_dbt(settings: Settings, args: Sequence[str], target: str = "duckdb") -> int:
-    """Run `dbt <args>` on `target` (duckdb or trino); return 0 on success, 1 on failure, 2 on error.
+    """Run `dbt <args>` on `target` (duckdb or trino); return 0 ok, 1 failures, 2 dbt error.
 
     Example: `run_dbt(settings, ["build", "--vars", "{as_of: '2026-01-01'}"])`.
     """

@@ -89,7 +89,6 @@ def session_config(settings: Settings, jars: list[Path]) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.warehouse.dir": str(settings.run_dir / "spark" / "warehouse"),
-        "spark.sql.streaming.numRecentProgressUpdates": "1000",
     }
 
 
