@@ -187,7 +187,9 @@ def sustained(settings, n: int) -> dict:  # noqa: ANN001
         t0 = time.perf_counter()
         proc.wait(timeout=1800)
         elapsed = time.perf_counter() - t0
+        late = len(read_since(settings, run.topic("readings.late"), 0))
         return {"readings": loaded, "sustained_readings_per_s": round(loaded / elapsed),
+                "late_not_evaluated": late,
                 "raw_consume_per_s": round(raw), "python_baseline_per_s": round(base),
                 "job_seconds": round(elapsed, 1)}  # fmt: skip
     finally:
@@ -195,11 +197,15 @@ def sustained(settings, n: int) -> dict:  # noqa: ANN001
 
 
 def flapping_latency(settings, rate: float, seconds: float, watermark_ms: int) -> dict:  # noqa: ANN001
-    """Produce in real time at `rate`; 20 tags cross their H limit every second; measure latency."""
+    """Produce in real time at `rate`; 40 tags cross their H limit every 6 s; measure latency.
+
+    Latency is the alarm's Kafka timestamp minus the event time of the reading that raised or
+    cleared it (a raise waits for its 2 s delay-on by definition, so it counts from that reading).
+    """
     configs, contexts = plant_processors()
     flappers = [t for t, c in sorted(configs.items())
-                if c.kind == "process" and "H" in c.limits and not c.delay_on_s
-                and not c.delay_off_s and c.roc_per_min is None][:20]  # fmt: skip
+                if c.kind == "process" and "H" in c.limits and c.delay_on_s <= 2
+                and not c.delay_off_s and c.roc_per_min is None][:40]  # fmt: skip
     mids = {t: (c.limits.get("L", c.range_low or 0) + c.limits.get("H")) / 2 for t, c in configs.items() if "H" in c.limits}
     tags = list(mids)
     run = Run(settings)
@@ -219,7 +225,7 @@ def flapping_latency(settings, rate: float, seconds: float, watermark_ms: int) -
                 c = configs[tag]
                 value = mids[tag]
                 if tag in flappers:
-                    high = (now // 500) % 2 == 0
+                    high = (now // 3000) % 2 == 0  # 3 s above H (delay-on 2 s), 3 s below
                     value = c.limits["H"] + 1.0 if high else c.limits["H"] - c.deadband - 1.0
                 rec = {"enterprise_code": contexts[tag].enterprise_code, "hazard_source_code": None,
                        "unit_code": contexts[tag].unit_code, "tag": tag, "metric_code": "pressure",

@@ -70,9 +70,10 @@ def _rows(routed: list[Routed]):
 class AlarmFunction(KeyedProcessFunction):
     """Per tag, in event-time order: feed the tag's `TagProcessor`; timers for STALE and shelves.
 
-    Actions and unit states arrive before the reading batch of their window (the SQL orders by
-    event time); they wait in `pending` and are merged with the batch's readings by event time, or
-    applied by a timer at their window's end when the tag sent no readings.
+    Actions and unit states usually arrive before the reading batch of their window; they wait in
+    `pending` and are merged with the batch's readings by event time, or applied by a timer at
+    their window's end when the tag sent no readings. One whose window has already closed is
+    applied at once (late, but never dropped).
     """
 
     def __init__(
@@ -121,10 +122,19 @@ class AlarmFunction(KeyedProcessFunction):
             return
         pending = self.pending.value() or []
         if kind != KIND_READING:
-            pending.append((ts, kind, payload))
-            self.pending.update(pending)
             end = ts // self.window_ms * self.window_ms + self.window_ms - 1
-            ctx.timer_service().register_event_time_timer(end)
+            if end > ctx.timer_service().current_watermark():
+                pending.append((ts, kind, payload))
+                self.pending.update(pending)
+                ctx.timer_service().register_event_time_timer(end)
+                return
+            # Its window is already closed (an operator's clock behind the plant's): apply it
+            # now rather than drop it; it is audited like any other action.
+            proc = self._processor(tag)
+            routed = self._apply(proc, [(ts, kind, payload)], int(time.time() * 1000))
+            self.state.update(proc)
+            self._arm(proc, ctx)
+            yield from _rows(routed)
             return
         events = parse_batch(payload)
         if pending:
@@ -268,6 +278,9 @@ def _startup(start_from_ms: int | None) -> str:
 def source_ddls(settings, topics: dict[str, str], group: str, start_from_ms: int | None) -> list[str]:  # noqa: ANN001
     """Return the DDL of the three sources: readings (typed JSON), actions and unit states (raw)."""
     delay = f"INTERVAL '{settings.flink.watermark_delay_ms / 1000:.3f}' SECOND"
+    # Actions and unit states must never move the job's event-time clock: while one is being
+    # read, its watermark trails a day behind, so only the readings advance STALE and timers.
+    trailing = "INTERVAL '1' DAY"
     common = (
         f"'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}', "
         f"'properties.group.id' = '{group}', {_startup(start_from_ms)}"
@@ -283,7 +296,7 @@ def source_ddls(settings, topics: dict[str, str], group: str, start_from_ms: int
               tag AS JSON_VALUE(payload, '$.tag'),
               event_time_ms AS CAST(JSON_VALUE(payload, '$.action_time_ms') AS BIGINT),
               rt AS TO_TIMESTAMP_LTZ(CAST(JSON_VALUE(payload, '$.action_time_ms') AS BIGINT), 3),
-              WATERMARK FOR rt AS rt - {delay}
+              WATERMARK FOR rt AS rt - {trailing}
             ) WITH ('connector' = 'kafka', 'topic' = '{topics["actions"]}', {common},
                     'format' = 'raw')""",
         f"""CREATE TABLE unit_states_src (
@@ -291,15 +304,17 @@ def source_ddls(settings, topics: dict[str, str], group: str, start_from_ms: int
               unit_code AS JSON_VALUE(payload, '$.unit_code'),
               event_time_ms AS CAST(JSON_VALUE(payload, '$.event_time_ms') AS BIGINT),
               rt AS TO_TIMESTAMP_LTZ(CAST(JSON_VALUE(payload, '$.event_time_ms') AS BIGINT), 3),
-              WATERMARK FOR rt AS rt - {delay}
+              WATERMARK FOR rt AS rt - {trailing}
             ) WITH ('connector' = 'kafka', 'topic' = '{topics["unit_states"]}', {common},
                     'format' = 'raw')""",
     ]
 
 
 def ordered_inputs_sql(contexts: dict[str, TagContext], window_ms: int) -> str:
-    """Return the query that batches readings per tag and window and orders all inputs (JVM).
+    """Return the query that batches readings per tag and window, beside actions and unit states.
 
+    Batches leave the window in event-time order when the watermark closes them; actions and unit
+    states pass straight through and wait in the keyed function for their window (never dropped).
     A unit state fans out to every tag of its unit (CROSS JOIN UNNEST over the plant's unit→tags).
     """
     by_unit: dict[str, list[str]] = {}
@@ -324,7 +339,7 @@ def ordered_inputs_sql(contexts: dict[str, TagContext], window_ms: int) -> str:
           FROM unit_states_src
           CROSS JOIN UNNEST(CASE unit_code {cases} ELSE CAST(ARRAY[''] AS ARRAY<STRING>) END)
             AS t (tag)
-        ) ORDER BY rt, kind"""
+        )"""
 
 
 def late_readings_sql(window_ms: int) -> str:

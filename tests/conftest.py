@@ -57,7 +57,7 @@ def fresh_topics(kafka):
     admin = AdminClient({"bootstrap.servers": kafka.kafka.bootstrap_servers, "log_level": 0})
     created: list[str] = []
 
-    def make(*names: str) -> dict[str, TopicSpec]:
+    def make(*names: str, partitions: int | None = None) -> dict[str, TopicSpec]:
         prefix = f"t{uuid.uuid4().hex[:8]}."
         specs: dict[str, TopicSpec] = {}
         declared = {t.name: t for t in load_topics()}
@@ -68,7 +68,7 @@ def fresh_topics(kafka):
                 name=prefix + name,
                 schema=base.schema,
                 key=base.key,
-                partitions=base.partitions,
+                partitions=partitions or base.partitions,
                 retention_ms=base.retention_ms,
                 cleanup_policy=base.cleanup_policy,
             )

@@ -58,7 +58,7 @@ def test_kill_and_restart_from_checkpoint_keeps_every_transition_once(
     from pipelines.services import flink
 
     monkeypatch.setenv("HAZCHEM_FLINK__CHECKPOINT_INTERVAL_MS", "1000")
-    specs = fresh_topics(*JOB_TOPICS)
+    specs = fresh_topics(*JOB_TOPICS, partitions=1)  # see test_alarms_job_kafka.job_topics
     prefix = specs["readings"].name[: -len("readings")]
     group = f"g{uuid.uuid4().hex[:6]}"
     ckpt_root = kafka.flink.checkpoint_dir / prefix
