@@ -39,8 +39,8 @@ status: install ## Broker/job health, records per topic, ingest reconciliation
 demo: install ## The main job: simulated plant -> Kafka -> Flink alarm job -> summary (~3 min)
 	$(BIN)/hazchem demo
 
-test: install jars ## Unit + integration tests against a real Kafka broker and a real Flink job
-	$(BIN)/pytest -q -p no:cacheprovider tests
+test: install jars ## Unit + integration tests on real engines (Kafka, Flink, Spark, Trino, dbt)
+	$(BIN)/pytest -q -p no:cacheprovider --durations=15 tests
 
 test-unit: install ## Unit tests only (no services)
 	$(BIN)/pytest -q -m "not integration and not e2e" tests
@@ -56,9 +56,10 @@ format: install ## Apply ruff formatting and fixes
 docs: install ## Regenerate docs/schema_catalog.md from the schema files
 	$(BIN)/hazchem schemas docs
 
-bench: install jars ## Benchmarks, results as JSON under bench/results/
+bench: install jars ## Benchmarks (simulator, alarm job on Kafka), JSON under bench/results/
 	@mkdir -p bench/results
 	$(BIN)/python bench/simulator_bench.py > bench/results/simulator.json && cat bench/results/simulator.json
+	$(BIN)/python bench/alarms_bench.py > /dev/null && cat bench/results/alarms.json
 
 clean: ## Stop services and remove run state (keeps downloaded caches)
 	-$(BIN)/hazchem down

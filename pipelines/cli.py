@@ -197,6 +197,9 @@ def jobs_run(
     name: Annotated[str, typer.Argument(help="Job name: alarms")],
     background: Annotated[bool, typer.Option(help="Start detached; stop with `hazchem jobs stop`.")] = False,
     from_timestamp_ms: Annotated[int | None, typer.Option(help="Read input from this time.")] = None,
+    from_checkpoint: Annotated[
+        str | None, typer.Option(help="Resume from a retained checkpoint dir, or 'latest'.")
+    ] = None,
 ) -> None:
     """Run a streaming job in a local Flink mini-cluster (foreground until Ctrl-C, or --background)."""
     import subprocess
@@ -206,6 +209,11 @@ def jobs_run(
     settings = get_settings()
     extra = ["--from-timestamp-ms", str(from_timestamp_ms)] if from_timestamp_ms else []
     try:
+        if from_checkpoint:
+            path = flink.latest_checkpoint(settings) if from_checkpoint == "latest" else from_checkpoint
+            if path is None:
+                raise UserError(f"no retained checkpoint under {settings.flink.checkpoint_dir}")
+            extra += ["--from-checkpoint", str(path)]
         if background:
             pid = flink.start_job(settings, name, extra)
             typer.echo(f"job {name}: started (pid {pid}); log {flink.job_process(settings, name).log_file}")

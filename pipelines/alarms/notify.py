@@ -84,14 +84,18 @@ def run_notifier(
         }
     )
     producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 2})
-    consumer.subscribe([topic])
+    assigned: list[bool] = []
+    # idle time counts only once the group has given us partitions (joining can take seconds)
+    consumer.subscribe([topic], on_assign=lambda c, parts: assigned.append(True))
     counts = {"delivered": 0, "dead_lettered": 0}
     idle_since = time.monotonic()
     try:
         while True:
             msg = consumer.poll(0.5)
             if msg is None or msg.error():
-                if max_idle_s is not None and time.monotonic() - idle_since > max_idle_s:
+                if not assigned:
+                    idle_since = time.monotonic()
+                elif max_idle_s is not None and time.monotonic() - idle_since > max_idle_s:
                     break
                 continue
             idle_since = time.monotonic()

@@ -102,3 +102,13 @@ def wait_until_running(settings: Settings, name: str, timeout_s: float = 180.0) 
                 return
         time.sleep(1.0)
     raise UserError(f"job '{name}' not running after {timeout_s:.0f} s; see {proc.log_file}")
+
+
+def latest_checkpoint(settings: Settings, prefix: str = "main") -> Path | None:
+    """Return the newest completed checkpoint of the job's runs (a chk-N dir with _metadata)."""
+    root = settings.flink.checkpoint_dir / prefix
+    found = sorted(
+        root.glob("*/chk-*/_metadata"),
+        key=lambda p: (p.stat().st_mtime, int(p.parent.name.split("-")[1])),
+    )
+    return found[-1].parent if found else None
