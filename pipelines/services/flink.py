@@ -43,7 +43,9 @@ def fetch_jars(settings: Settings) -> Path:
 
 def job_env() -> dict[str, str]:
     """Environment for a job process: the venv's python first on PATH for PyFlink's workers."""
-    env = dict(os.environ)
+    # A process that ran PyFlink in-process (tests) carries PyFlink's worker-mode variables, e.g.
+    # PYFLINK_GATEWAY_DISABLED; a job started from it must begin as a fresh client.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYFLINK")}
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
