@@ -43,12 +43,19 @@ _mount_optional()
 @app.command()
 def up(
     topics: Annotated[bool, typer.Option(help="Create/sync the declared topics.")] = True,
+    with_: Annotated[
+        list[str] | None, typer.Option("--with", help="Also start: trino (serves the lake).")
+    ] = None,
 ) -> None:
     """Fetch (first time) and start the local Kafka broker, then create the declared topics."""
     from pipelines.services import kafka
     from pipelines.topics import ensure_topics
 
     settings = get_settings()
+    extras = set(with_ or [])
+    unknown = extras - {"trino"}
+    if unknown:
+        fail(f"unknown service '{sorted(unknown)[0]}' for --with (known: trino)")
     try:
         info("kafka: starting (the first run downloads the broker from Maven Central)...")
         typer.echo(kafka.start(settings))
@@ -56,8 +63,29 @@ def up(
             actions = ensure_topics(settings)
             created = sum(1 for a in actions.values() if a == "created")
             typer.echo(f"topics: {len(actions)} declared, {created} created")
+        if "trino" in extras:
+            from pipelines.services import trino
+
+            info("trino: starting (the first run downloads Trino from Maven Central)...")
+            typer.echo(trino.start(settings))
+            _register_lake(settings)
     except UserError as exc:
         fail(str(exc))
+
+
+def _register_lake(settings) -> None:  # noqa: ANN001
+    """Register the lake's Delta tables (bronze, reference, catalog) in Trino's `lake` catalog."""
+    from pathlib import Path as _Path
+
+    from pipelines.services import trino
+
+    root = _Path(settings.lake.root)
+    for schema in ("bronze", "reference", "catalog"):
+        folder = root / schema
+        tables = {p.name: str(p) for p in sorted(folder.glob("*")) if (p / "_delta_log").exists()}
+        if tables:
+            added = trino.register_delta_tables(settings, schema, tables)
+            typer.echo(f"trino: {schema}: {len(tables)} tables ({len(added)} newly registered)")
 
 
 @app.command()
@@ -69,6 +97,9 @@ def down() -> None:
     for name in flink.JOBS:
         if flink.stop_job(settings, name):
             typer.echo(f"job {name}: stopped")
+    from pipelines.services import trino
+
+    typer.echo(trino.stop(settings))
     typer.echo(kafka.stop(settings))
 
 

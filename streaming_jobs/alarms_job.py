@@ -290,6 +290,9 @@ def source_ddls(settings, topics: dict[str, str], group: str, start_from_ms: int
               tag STRING, `value` DOUBLE, event_time_ms BIGINT,
               rt AS TO_TIMESTAMP_LTZ(event_time_ms, 3), WATERMARK FOR rt AS rt - {delay}
             ) WITH ('connector' = 'kafka', 'topic' = '{topics["readings"]}', {common},
+                    'scan.watermark.alignment.group' = 'readings',
+                    'scan.watermark.alignment.max-drift' = '{settings.flink.watermark_delay_ms // 2} ms',
+                    'scan.watermark.alignment.update-interval' = '100 ms',
                     'format' = 'json', 'json.fail-on-missing-field' = 'false')""",
         f"""CREATE TABLE actions_src (
               payload STRING,
@@ -400,6 +403,9 @@ def main(argv: list[str] | None = None) -> None:
         "rest.bind-address": "127.0.0.1",
         "rest.port": str(settings.flink.rest_port),
         "pipeline.auto-watermark-interval": "50 ms",
+        # partitions read a backlog at different speeds; aligned splits pause instead of letting
+        # the fastest push the watermark past the others' unread readings
+        "pipeline.watermark-alignment.allow-unaligned-source-splits": "false",
         "python.fn-execution.bundle.size": "2000",
         "python.fn-execution.bundle.time": "20",
     }
