@@ -44,6 +44,8 @@ def airflow_env(settings: Settings, postgres: bool = False) -> dict[str, str]:
         if pythonpath
         else str(PROJECT_ROOT),
         "HAZCHEM_PROFILE": settings.profile,
+        # `airflow standalone` starts its scheduler, API server and processor as `airflow …`
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
 
 

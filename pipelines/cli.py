@@ -285,6 +285,19 @@ def ingest_serve(
 
 
 @app.command()
+def airflow(
+    postgres: Annotated[bool, typer.Option(help="Use PostgreSQL instead of SQLite.")] = False,
+) -> None:
+    """Start the Airflow UI and scheduler locally with the project's DAGs (Ctrl-C stops it)."""
+    from pipelines.airflow_local import start_airflow
+
+    try:
+        start_airflow(get_settings(), postgres=postgres)
+    except (UserError, RuntimeError, ValueError) as exc:
+        fail(str(exc))
+
+
+@app.command()
 def demo(
     duration: Annotated[float, typer.Option(help="Seconds of simulated plant to stream.")] = 120.0,
     rate: Annotated[float, typer.Option(help="Sensor readings per second.")] = 1000.0,

@@ -14,7 +14,7 @@ COMMANDS = [
     ["schemas", "check"], ["jobs", "run"], ["jobs", "stop"], ["ingest", "serve"],
     ["alarms", "replay"], ["alarms", "ack"], ["alarms", "shelve"], ["alarms", "unshelve"],
     ["alarms", "close"], ["alarms", "comment"], ["alarms", "notify"], ["kpi", "alarms"],
-    ["hazard", "grade"],
+    ["hazard", "grade"], ["airflow"],
 ]  # fmt: skip
 
 
