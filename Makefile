@@ -46,12 +46,12 @@ test-unit: install ## Unit tests only (no services)
 	$(BIN)/pytest -q -m "not integration and not e2e" tests
 
 lint: install ## ruff lint + format check
-	$(BIN)/ruff check pipelines streaming_jobs tests
-	$(BIN)/ruff format --check pipelines streaming_jobs tests
+	$(BIN)/ruff check pipelines streaming_jobs batch_jobs dags tests bench
+	$(BIN)/ruff format --check pipelines streaming_jobs batch_jobs dags tests bench
 
 format: install ## Apply ruff formatting and fixes
-	$(BIN)/ruff check --fix pipelines streaming_jobs tests
-	$(BIN)/ruff format pipelines streaming_jobs tests
+	$(BIN)/ruff check --fix pipelines streaming_jobs batch_jobs dags tests bench
+	$(BIN)/ruff format pipelines streaming_jobs batch_jobs dags tests bench
 
 docs: install ## Regenerate docs/schema_catalog.md from the schema files
 	$(BIN)/hazchem schemas docs

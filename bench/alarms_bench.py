@@ -21,10 +21,9 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from pipelines.alarms.processor import TagProcessor, plant_processors
@@ -79,7 +78,9 @@ def preload(settings, run: Run, n: int, rate: float) -> int:  # noqa: ANN001
     """Produce n simulated readings (event times just behind now) as fast as possible."""
     plant = load_plant()
     seconds = n / rate
-    sim = Simulator(plant, "mixed", seed=1, rate=rate, start_ms=int(time.time() * 1000 - seconds * 1000 - 5000))
+    sim = Simulator(
+        plant, "mixed", seed=1, rate=rate, start_ms=int(time.time() * 1000 - seconds * 1000 - 5000)
+    )
     producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 50,
                          "batch.num.messages": 10000, "compression.type": "lz4",
                          "queue.buffering.max.messages": 1_000_000})  # fmt: skip
@@ -103,7 +104,8 @@ def preload(settings, run: Run, n: int, rate: float) -> int:  # noqa: ANN001
 
 def raw_consume(settings, topic: str, n: int) -> float:  # noqa: ANN001
     """Records/s of a plain Python consumer reading the topic from the beginning."""
-    c = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": uuid.uuid4().hex,
+    c = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
+                  "group.id": uuid.uuid4().hex,
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
     c.subscribe([topic])
     got = 0
@@ -123,7 +125,8 @@ def python_baseline(settings, topic: str, n: int) -> float:  # noqa: ANN001
     """Records/s of one Python process consuming and applying the same rules (no Flink)."""
     configs, contexts = plant_processors()
     procs = {t: TagProcessor(configs[t], contexts[t]) for t in configs}
-    c = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": uuid.uuid4().hex,
+    c = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
+                  "group.id": uuid.uuid4().hex,
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
     c.subscribe([topic])
     got = 0
@@ -206,7 +209,11 @@ def flapping_latency(settings, rate: float, seconds: float, watermark_ms: int) -
     flappers = [t for t, c in sorted(configs.items())
                 if c.kind == "process" and "H" in c.limits and c.delay_on_s <= 2
                 and not c.delay_off_s and c.roc_per_min is None][:40]  # fmt: skip
-    mids = {t: (c.limits.get("L", c.range_low or 0) + c.limits.get("H")) / 2 for t, c in configs.items() if "H" in c.limits}
+    mids = {
+        t: (c.limits.get("L", c.range_low or 0) + c.limits.get("H")) / 2
+        for t, c in configs.items()
+        if "H" in c.limits
+    }
     tags = list(mids)
     run = Run(settings)
     producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 5})
@@ -229,7 +236,8 @@ def flapping_latency(settings, rate: float, seconds: float, watermark_ms: int) -
                     value = c.limits["H"] + 1.0 if high else c.limits["H"] - c.deadband - 1.0
                 rec = {"enterprise_code": contexts[tag].enterprise_code, "hazard_source_code": None,
                        "unit_code": contexts[tag].unit_code, "tag": tag, "metric_code": "pressure",
-                       "value": value, "unit": c.unit or "", "quality": "good", "event_time_ms": now}  # fmt: skip
+                       "value": value, "unit": c.unit or "", "quality": "good",
+                       "event_time_ms": now}  # fmt: skip
                 producer.produce(run.topic("readings"), orjson.dumps(rec), key=tag.encode())
                 i += 1
                 sent += 1
@@ -277,9 +285,12 @@ def main() -> None:
     )
     results["targets"] = TARGETS
     results["meets"] = {
-        "sustained_readings_per_s": results["sustained_readings_per_s"] >= TARGETS["sustained_readings_per_s"],
-        "p99_latency_ms_at_5000": (results["p99_latency_ms_at_5000"] or 1e9) <= TARGETS["p99_latency_ms_at_5000"],
-        "share_of_raw_consume_pct": results["share_of_raw_consume_pct"] >= TARGETS["share_of_raw_consume_pct"],
+        "sustained_readings_per_s": results["sustained_readings_per_s"]
+        >= TARGETS["sustained_readings_per_s"],
+        "p99_latency_ms_at_5000": (results["p99_latency_ms_at_5000"] or 1e9)
+        <= TARGETS["p99_latency_ms_at_5000"],
+        "share_of_raw_consume_pct": results["share_of_raw_consume_pct"]
+        >= TARGETS["share_of_raw_consume_pct"],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

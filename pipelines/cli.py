@@ -20,7 +20,9 @@ app = typer.Typer(
 )
 schemas_app = typer.Typer(help="Schema files: catalog and compatibility.", no_args_is_help=True)
 jobs_app = typer.Typer(help="PyFlink streaming jobs on a local mini-cluster.", no_args_is_help=True)
-ingest_app = typer.Typer(help="Validated ingest: HTTP endpoint for edge gateways.", no_args_is_help=True)
+ingest_app = typer.Typer(
+    help="Validated ingest: HTTP endpoint for edge gateways.", no_args_is_help=True
+)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(ingest_app, name="ingest")
@@ -144,7 +146,9 @@ def status(
 
 @schemas_app.command("docs")
 def schemas_docs(
-    out: Annotated[Path, typer.Option(help="Markdown file to write.")] = Path("docs/schema_catalog.md"),
+    out: Annotated[Path, typer.Option(help="Markdown file to write.")] = Path(
+        "docs/schema_catalog.md"
+    ),
 ) -> None:
     """Write a readable catalog of topics, record types and fields (units, PII tags)."""
     from dataclasses import asdict
@@ -176,17 +180,26 @@ def schemas_check() -> None:
 
 @app.command()
 def simulate(
-    scenario: Annotated[str, typer.Option(help="normal|leak|overpressure|offpost|crowding|mixed")] = "mixed",
+    scenario: Annotated[
+        str, typer.Option(help="normal|leak|overpressure|offpost|crowding|mixed")
+    ] = "mixed",
     duration: Annotated[float, typer.Option(help="Seconds of plant time to stream.")] = 60.0,
-    rate: Annotated[float | None, typer.Option(help="Sensor readings per second (all tags).")] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Sensor readings per second (all tags).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same plant).")] = None,
-    malformed_rate: Annotated[float, typer.Option(help="Share of readings sent invalid on purpose.")] = 0.0,
+    malformed_rate: Annotated[
+        float, typer.Option(help="Share of readings sent invalid on purpose.")
+    ] = 0.0,
     duplicate_rate: Annotated[float, typer.Option(help="Share of readings sent twice.")] = 0.0,
-    late_rate: Annotated[float, typer.Option(help="Share of readings delayed (late events).")] = 0.0,
+    late_rate: Annotated[
+        float, typer.Option(help="Share of readings delayed (late events).")
+    ] = 0.0,
     out_of_order_rate: Annotated[float, typer.Option(help="Share of readings reordered.")] = 0.0,
     fast: Annotated[bool, typer.Option(help="Do not pace to the wall clock.")] = False,
 ) -> None:
-    """Stream a simulated plant into Kafka through validated ingest (invalid records dead-lettered)."""
+    """Stream a simulated plant into Kafka through validated ingest
+    (invalid records dead-lettered)."""
     from pipelines.simulate import run_simulation
     from pipelines.simulator import TransportFaults
 
@@ -220,19 +233,26 @@ def simulate(
         fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - Kafka down etc.: one line, not a traceback
         fail(f"simulation failed: {exc}")
-    typer.echo(json.dumps({"facts": facts, "counts": counts.as_dict()}, indent=2, ensure_ascii=False))
+    typer.echo(
+        json.dumps({"facts": facts, "counts": counts.as_dict()}, indent=2, ensure_ascii=False)
+    )
 
 
 @jobs_app.command("run")
 def jobs_run(
     name: Annotated[str, typer.Argument(help="Job name: alarms")],
-    background: Annotated[bool, typer.Option(help="Start detached; stop with `hazchem jobs stop`.")] = False,
-    from_timestamp_ms: Annotated[int | None, typer.Option(help="Read input from this time.")] = None,
+    background: Annotated[
+        bool, typer.Option(help="Start detached; stop with `hazchem jobs stop`.")
+    ] = False,
+    from_timestamp_ms: Annotated[
+        int | None, typer.Option(help="Read input from this time.")
+    ] = None,
     from_checkpoint: Annotated[
         str | None, typer.Option(help="Resume from a retained checkpoint dir, or 'latest'.")
     ] = None,
 ) -> None:
-    """Run a streaming job in a local Flink mini-cluster (foreground until Ctrl-C, or --background)."""
+    """Run a streaming job in a local Flink mini-cluster
+    (foreground until Ctrl-C, or --background)."""
     import subprocess
 
     from pipelines.services import flink
@@ -241,13 +261,19 @@ def jobs_run(
     extra = ["--from-timestamp-ms", str(from_timestamp_ms)] if from_timestamp_ms else []
     try:
         if from_checkpoint:
-            path = flink.latest_checkpoint(settings) if from_checkpoint == "latest" else from_checkpoint
+            path = (
+                flink.latest_checkpoint(settings)
+                if from_checkpoint == "latest"
+                else from_checkpoint
+            )
             if path is None:
                 raise UserError(f"no retained checkpoint under {settings.flink.checkpoint_dir}")
             extra += ["--from-checkpoint", str(path)]
         if background:
             pid = flink.start_job(settings, name, extra)
-            typer.echo(f"job {name}: started (pid {pid}); log {flink.job_process(settings, name).log_file}")
+            typer.echo(
+                f"job {name}: started (pid {pid}); log {flink.job_process(settings, name).log_file}"
+            )
             return
         flink.fetch_jars(settings)
         argv = flink.job_argv(name, extra)
@@ -308,7 +334,9 @@ def demo(
 
     started = time.monotonic()
     try:
-        summary_text = run_demo(get_settings(), duration_s=duration, rate=rate, malformed_rate=malformed_rate)
+        summary_text = run_demo(
+            get_settings(), duration_s=duration, rate=rate, malformed_rate=malformed_rate
+        )
     except UserError as exc:
         fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - one clear line, the log files hold the details

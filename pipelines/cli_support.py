@@ -9,7 +9,8 @@ import typer
 
 
 class UserError(Exception):
-    """An error caused by the user's input or environment; printed as one line, never a traceback."""
+    """An error caused by the user's input or environment; printed as one line,
+    never a traceback."""
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -1,4 +1,5 @@
-"""`make demo`: a simulated plant through Kafka and the streaming alarm job, ending with a summary."""
+"""`make demo`: a simulated plant through Kafka and the streaming alarm job,
+ending with a summary."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from pipelines.simulator import TransportFaults
 
 
 def run_demo(
-    settings: Settings, duration_s: float, rate: float, malformed_rate: float, with_lake: bool = True
+    settings: Settings,
+    duration_s: float,
+    rate: float,
+    malformed_rate: float,
+    with_lake: bool = True,
 ) -> str:
     """Run the whole flow and return the printed summary."""
     from pipelines.services import flink, kafka
@@ -45,7 +50,8 @@ def run_demo(
                 raise UserError(f"the alarm job stopped unexpectedly; see {job.log_file}")
             if int(at_s) % 15 == 0:
                 info(
-                    f"      {at_s:>4.0f}/{duration_s:.0f} s  submitted {sum(counts.submitted.values()):>7}"
+                    f"      {at_s:>4.0f}/{duration_s:.0f} s"
+                    f"  submitted {sum(counts.submitted.values()):>7}"
                     f"  dead-lettered {sum(counts.dead_lettered.values()):>5}"
                     f"  job {'running' if job.pid() else 'NOT RUNNING'}"
                 )
@@ -68,8 +74,8 @@ def run_demo(
 def run_lake(settings: Settings) -> str:
     """Land everything in the lake, build dbt, gate with Great Expectations, answer 3 questions."""
     from batch_jobs.bronze_ingest import bronze_ingest_main
-    from pipelines.lake.demo_queries import QUERIES, format_table, run_duckdb
     from pipelines.lake.dbt_runner import run_dbt
+    from pipelines.lake.demo_queries import format_table, run_duckdb
     from pipelines.lake.quality import run_checkpoint
     from pipelines.lake.reference import main as write_reference
 
@@ -77,7 +83,10 @@ def run_lake(settings: Settings) -> str:
     code = bronze_ingest_main(["--available-now"])
     if code != 0:
         raise UserError("bronze ingest failed; see the lines above")
-    info("[7/8] dbt build (DuckDB): staging, snapshots, rollups, alarm episodes, KPIs, dead letters...")
+    info(
+        "[7/8] dbt build (DuckDB): staging, snapshots, rollups, alarm episodes, KPIs,"
+        " dead letters..."
+    )
     write_reference(settings)
     dbt_logs = settings.cache_dir / "dbt" / "duckdb" / "logs"
     dbt_code = run_dbt(settings, ["build", "--quiet"])
@@ -102,11 +111,13 @@ def run_lake(settings: Settings) -> str:
     lines += [
         "",
         " Ask the lake yourself:",
-        f"   duckdb -readonly {settings.lake.duckdb_path}   (or: .venv/bin/python -c \"import duckdb; ...\")",
+        f"   duckdb -readonly {settings.lake.duckdb_path}"
+        '   (or: .venv/bin/python -c "import duckdb; ...")',
         "   select * from gold.fct_alarm_kpis_daily;",
         "   Trino: hazchem up --with trino   (registers the bronze/reference Delta tables)",
         "          python -m pipelines.lake.dbt_runner --target trino build",
-        "          then SELECT * FROM lake.gold.fct_alarm_kpis_daily (Python client: docs/trino.md)",
+        "          then SELECT * FROM lake.gold.fct_alarm_kpis_daily"
+        " (Python client: docs/trino.md)",
         "   (queries: pipelines/lake/demo_queries.py; models: dbt_project/, docs/dbt.md)",
     ]
     return "\n".join(lines)
@@ -121,7 +132,8 @@ def operator_script(settings: Settings) -> list:
 
     def action(tag: str, cond: str, name: str, **fields) -> object:  # noqa: ANN003
         return lambda ts: build_action(enterprise, tag, cond, name, "operator-P012",
-                                       action_time_ms=ts, action_id=f"demo-{name}-{tag}-{cond}-{ts}",
+                                       action_time_ms=ts,
+                                       action_id=f"demo-{name}-{tag}-{cond}-{ts}",
                                        **fields)  # fmt: skip
 
     return [
@@ -208,7 +220,10 @@ def summarise(settings: Settings, since_ms: int, counts: IngestCounts, facts: di
         lines.append(f"   {reason:<20} {n:>6}")
     injected = facts.get("faults_injected", {})
     if injected:
-        lines.append(" Transport faults injected by the simulator: " + ", ".join(f"{k} {v}" for k, v in sorted(injected.items())))
+        lines.append(
+            " Transport faults injected by the simulator: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(injected.items()))
+        )
     lines += [
         "",
         f" Alarms: {len(raised)} raised ({len(raised) - len(hidden)} annunciated,"
@@ -218,23 +233,30 @@ def summarise(settings: Settings, since_ms: int, counts: IngestCounts, facts: di
     lines.append("   by area:      " + ", ".join(f"{a} {n}" for a, n in by_area.most_common()))
     lines.append("   busiest tags: " + ", ".join(f"{t} ({n})" for t, n in busiest))
     for e in hidden:
-        lines.append(f"   not annunciated: {e['tag']} {e['condition']} (suppressed by {e['suppressed_by']})")
+        lines.append(
+            f"   not annunciated: {e['tag']} {e['condition']} (suppressed by {e['suppressed_by']})"
+        )
     for f in floods:
         lines.append(
-            f"   ALARM FLOOD {f['kind'].split('_')[1]}: area {f['area_code']}, {f['raised']} raised in the"
-            " 10-minute window"
+            f"   ALARM FLOOD {f['kind'].split('_')[1]}: area {f['area_code']},"
+            f" {f['raised']} raised in the 10-minute window"
         )
-    lines.append(f" Notifications (critical/HH/LL) queued for the webhook: {len(got['notifications'])}")
+    lines.append(
+        f" Notifications (critical/HH/LL) queued for the webhook: {len(got['notifications'])}"
+    )
     for a in got["audit"]:
         lines.append(
             f"   audit: {a['action']} {a['tag']} {a['condition']} by {a['actor']} -> {a['result']}"
             f" ({a['detail']})"
         )
     if got["late"]:
-        lines.append(f" Late readings kept in readings.late (not evaluated in streaming): {len(got['late'])}")
+        lines.append(
+            f" Late readings kept in readings.late (not evaluated in streaming): {len(got['late'])}"
+        )
     if lags:
         lines.append(
-            f" End-to-end lag, reading event time -> alarm in Kafka: p50 {_percentile(lags, 50):.0f} ms,"
+            f" End-to-end lag, reading event time -> alarm in Kafka:"
+            f" p50 {_percentile(lags, 50):.0f} ms,"
             f" p95 {_percentile(lags, 95):.0f} ms, max {max(lags):.0f} ms"
             f" (includes the {settings.flink.watermark_delay_ms} ms watermark delay)"
         )
@@ -252,5 +274,3 @@ def summarise(settings: Settings, since_ms: int, counts: IngestCounts, facts: di
         "=" * 72,
     ]
     return "\n".join(lines)
-
-

@@ -1,8 +1,8 @@
 """Validated ingest: every record is checked against its schema and rules before it reaches a topic.
 
-A record that fails goes to `<topic>.dlq` as a dead-letter envelope (schemas/ingest/dead_letter.v1.json)
-with the original bytes, the reason and the source; nothing is dropped silently, and the counts
-reconcile: submitted = accepted + dead-lettered.
+A record that fails goes to `<topic>.dlq` as a dead-letter envelope
+(schemas/ingest/dead_letter.v1.json) with the original bytes, the reason and the source; nothing
+is dropped silently, and the counts reconcile: submitted = accepted + dead-lettered.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def _find_non_finite(value: object, path: str = "") -> str | None:
 
 
 class RecordValidator:
-    """Checks records for one or more topics: size, JSON, finiteness, schema, tag, time, duplicates."""
+    """Checks records for one or more topics: size, JSON, finiteness, schema, tag, time,
+    duplicates."""
 
     def __init__(
         self,
@@ -125,14 +126,17 @@ class RecordValidator:
             return Verdict(
                 None,
                 "oversized",
-                f"record is {len(raw)} bytes, above the {self.settings.max_record_bytes}-byte limit",
+                f"record is {len(raw)} bytes,"
+                f" above the {self.settings.max_record_bytes}-byte limit",
             )
         try:
             record = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             return self._classify_bad_json(raw, exc)
         if not isinstance(record, dict):
-            return Verdict(None, "wrong_type", f"record must be a JSON object, got {type(record).__name__}")
+            return Verdict(
+                None, "wrong_type", f"record must be a JSON object, got {type(record).__name__}"
+            )
         return self.check_record(topic, record, size_checked=True)
 
     def _classify_bad_json(self, raw: bytes, exc: Exception) -> Verdict:
@@ -158,7 +162,10 @@ class RecordValidator:
             size = len(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY))
             if size > self.settings.max_record_bytes:
                 return Verdict(
-                    None, "oversized", f"record is {size} bytes, above the {self.settings.max_record_bytes}-byte limit"
+                    None,
+                    "oversized",
+                    f"record is {size} bytes,"
+                    f" above the {self.settings.max_record_bytes}-byte limit",
                 )
         try:
             self._validator(spec)(record)
@@ -167,7 +174,9 @@ class RecordValidator:
         if self.known_tags is not None and spec.schema in TAG_CHECKED_RECORDS:
             tag = record.get("tag")
             if tag not in self.known_tags:
-                return Verdict(None, "unknown_tag", f"tag '{tag}' is not configured for this enterprise")
+                return Verdict(
+                    None, "unknown_tag", f"tag '{tag}' is not configured for this enterprise"
+                )
         verdict = self._check_time(record)
         if verdict is not None:
             return verdict
@@ -184,7 +193,8 @@ class RecordValidator:
                 return Verdict(
                     None,
                     "future_timestamp",
-                    f"'{name}' is {ahead:.0f} s in the future (limit {self.settings.max_future_skew_s} s)",
+                    f"'{name}' is {ahead:.0f} s in the future"
+                    f" (limit {self.settings.max_future_skew_s} s)",
                 )
             if ts < now - self.settings.max_age_s * 1000:
                 age_h = (now - ts) / 3_600_000
@@ -208,7 +218,9 @@ class RecordValidator:
             else orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
         )
         if not seen.add(key):
-            what = ", ".join(f"{f}={record.get(f)}" for f in fields) if fields else "identical payload"
+            what = (
+                ", ".join(f"{f}={record.get(f)}" for f in fields) if fields else "identical payload"
+            )
             return Verdict(None, "duplicate", f"duplicate of an accepted record ({what})")
         return Verdict(record)
 
@@ -311,14 +323,21 @@ class IngestProducer:
         while True:
             try:
                 self._producer.produce(
-                    topic, value=value, key=key.encode() if key else None, on_delivery=self._on_delivery
+                    topic,
+                    value=value,
+                    key=key.encode() if key else None,
+                    on_delivery=self._on_delivery,
                 )
                 return
             except BufferError:
                 self._producer.poll(0.05)  # local queue full: wait for deliveries, never drop
 
     def submit(
-        self, topic: str, record: dict | None = None, raw: bytes | None = None, source: str | None = None
+        self,
+        topic: str,
+        record: dict | None = None,
+        raw: bytes | None = None,
+        source: str | None = None,
     ) -> Verdict:
         """Validate one record (parsed or raw bytes) and produce it or its dead letter."""
         spec = self.validator.topics[topic]
@@ -330,7 +349,11 @@ class IngestProducer:
             self.counts.submitted[topic] += 1
             if verdict.accepted:
                 self.counts.accepted[topic] += 1
-                out = raw if raw is not None else orjson.dumps(verdict.record, option=orjson.OPT_SERIALIZE_NUMPY)
+                out = (
+                    raw
+                    if raw is not None
+                    else orjson.dumps(verdict.record, option=orjson.OPT_SERIALIZE_NUMPY)
+                )
                 self._produce(topic, out, record_key(spec, verdict.record))
             else:
                 self.counts.dead_lettered[topic] += 1
@@ -349,7 +372,9 @@ class IngestProducer:
         """Wait for every produced record to be acknowledged; raise if any delivery failed."""
         remaining = self._producer.flush(timeout_s)
         if remaining:
-            raise RuntimeError(f"{remaining} records not delivered to Kafka within {timeout_s:.0f}s")
+            raise RuntimeError(
+                f"{remaining} records not delivered to Kafka within {timeout_s:.0f}s"
+            )
         if self._delivery_errors:
             raise RuntimeError(f"Kafka delivery failed: {self._delivery_errors[0]}")
 
@@ -362,7 +387,9 @@ class IngestProducer:
             now = self.counts.as_dict()
             for k, values in now.items():
                 before = self._ledger_written.get(k, {})
-                entry[k] = {t: n - before.get(t, 0) for t, n in values.items() if n != before.get(t, 0)}
+                entry[k] = {
+                    t: n - before.get(t, 0) for t, n in values.items() if n != before.get(t, 0)
+                }
             self._ledger_written = now
         with path.open("a") as fh:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")

@@ -1,4 +1,5 @@
-"""HTTP ingest endpoint for edge gateways: POST batches with a bearer token, get per-record verdicts."""
+"""HTTP ingest endpoint for edge gateways: POST batches with a bearer token,
+get per-record verdicts."""
 
 from __future__ import annotations
 
@@ -60,9 +61,15 @@ def create_app(settings: Settings, producer: IngestProducer | None = None) -> Fa
         try:
             body = orjson.loads(await request.body())
             fields = {k: body.get(k) for k in (
-                "episode_id", "reason", "comment", "shelve_duration_s", "cause", "measures")}  # fmt: skip
+                "episode_id", "reason", "comment", "shelve_duration_s", "cause", "measures",
+            )}  # fmt: skip
             record = build_action(
-                settings_enterprise(), body["tag"], body["condition"], body["action"], body["actor"], **fields
+                settings_enterprise(),
+                body["tag"],
+                body["condition"],
+                body["action"],
+                body["actor"],
+                **fields,
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise HTTPException(400, f"bad action: {exc}") from None

@@ -16,7 +16,11 @@ def topic_record_counts(settings: Settings, topics: list[str] | None = None) -> 
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer(
-        {"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "hazchem-status", "log_level": 0}
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": "hazchem-status",
+            "log_level": 0,
+        }
     )
     try:
         meta = consumer.list_topics(timeout=10)
@@ -36,8 +40,14 @@ def topic_record_counts(settings: Settings, topics: list[str] | None = None) -> 
 
 
 def ledger_totals(ledger_dir: Path) -> dict:
-    """Sum every ingest session recorded in the ledger: submitted, accepted, dead-lettered, reasons."""
-    totals = {"submitted": Counter(), "accepted": Counter(), "dead_lettered": Counter(), "reasons": Counter()}
+    """Sum every ingest session recorded in the ledger: submitted, accepted, dead-lettered,
+    reasons."""
+    totals = {
+        "submitted": Counter(),
+        "accepted": Counter(),
+        "dead_lettered": Counter(),
+        "reasons": Counter(),
+    }
     if not ledger_dir.exists():
         return {k: {} for k in totals}
     for path in sorted(ledger_dir.glob("*.jsonl")):
@@ -52,7 +62,9 @@ def reconciliation(settings: Settings) -> list[dict]:
     """Per ingested topic: submitted = accepted + dead-lettered (ledger) and accepted vs Kafka."""
     ledger = ledger_totals(settings.run_dir / "ingest-ledger")
     topics = sorted(ledger["submitted"])
-    kafka_counts = topic_record_counts(settings, topics + [f"{t}.dlq" for t in topics]) if topics else {}
+    kafka_counts = (
+        topic_record_counts(settings, topics + [f"{t}.dlq" for t in topics]) if topics else {}
+    )
     rows = []
     for t in topics:
         sub = ledger["submitted"].get(t, 0)
@@ -72,8 +84,11 @@ def reconciliation(settings: Settings) -> list[dict]:
     return rows
 
 
-def read_since(settings: Settings, topic: str, since_ms: int, timeout_s: float = 30.0) -> list[tuple[int, bytes]]:
-    """Return (Kafka timestamp ms, value) of every record of `topic` written at or after since_ms."""
+def read_since(
+    settings: Settings, topic: str, since_ms: int, timeout_s: float = 30.0
+) -> list[tuple[int, bytes]]:
+    """Return (Kafka timestamp ms, value) of every record of `topic` written at or after
+    since_ms."""
     from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
     consumer = Consumer(
@@ -90,9 +105,15 @@ def read_since(settings: Settings, topic: str, since_ms: int, timeout_s: float =
         starts = consumer.offsets_for_times(parts, timeout=10)
         ends = {}
         for tp in starts:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
+            _, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, tp.partition), timeout=10
+            )
             ends[tp.partition] = high
-        todo = [tp for tp in starts if tp.offset != OFFSET_END and tp.offset >= 0 and tp.offset < ends[tp.partition]]
+        todo = [
+            tp
+            for tp in starts
+            if tp.offset != OFFSET_END and tp.offset >= 0 and tp.offset < ends[tp.partition]
+        ]
         if not todo:
             return []
         consumer.assign(todo)
@@ -112,17 +133,22 @@ def read_since(settings: Settings, topic: str, since_ms: int, timeout_s: float =
 
 
 def committed_lag(settings: Settings, group: str, topic: str) -> int | None:
-    """Return records of `topic` not yet committed by consumer `group` (None if it never committed)."""
+    """Return records of `topic` not yet committed by consumer `group`
+    (None if it never committed)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group, "log_level": 0})
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group, "log_level": 0}
+    )
     try:
         meta = consumer.list_topics(topic, timeout=10)
         parts = [TopicPartition(topic, p) for p in meta.topics[topic].partitions]
         committed = consumer.committed(parts, timeout=10)
         lag = 0
         for tp in committed:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
+            _, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, tp.partition), timeout=10
+            )
             if tp.offset < 0:
                 return None
             lag += max(0, high - tp.offset)

@@ -1,4 +1,5 @@
-"""The one settings module: profile (`local` default, `ci`, `cluster`) plus `HAZCHEM_<AREA>__<KEY>` overrides."""
+"""The one settings module: profile (`local` default, `ci`, `cluster`)
+plus `HAZCHEM_<AREA>__<KEY>` overrides."""
 
 from __future__ import annotations
 

@@ -94,7 +94,9 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]
     specs = load_topics(settings.kafka.topics_file)
     actions: dict[str, str] = {}
     new = [
-        NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=s.kafka_configs())
+        NewTopic(
+            s.name, num_partitions=s.partitions, replication_factor=1, config=s.kafka_configs()
+        )
         for s in specs
         if s.name not in existing
     ]
@@ -110,7 +112,9 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]
                     raise
     to_alter = [s for s in specs if s.name in existing]
     if to_alter:
-        resources = [ConfigResource("topic", s.name, set_config=s.kafka_configs()) for s in to_alter]
+        resources = [
+            ConfigResource("topic", s.name, set_config=s.kafka_configs()) for s in to_alter
+        ]
         for res, fut in admin.alter_configs(resources, request_timeout=timeout_s).items():
             fut.result()
             actions[res.name] = "config synced"

@@ -49,12 +49,16 @@ def parse_batch(payload: str) -> list[tuple[int, int, float | None]]:
         out.append((int(ts), KIND_READING, None if value in ("n", "") else float(value)))
     out.sort(key=lambda r: r[0])
     return out
+
+
 # Routed output rows: (topic, key, payload JSON)
 OUTPUT_TYPE = Types.ROW_NAMED(
     ["topic", "k", "payload"], [Types.STRING(), Types.STRING(), Types.STRING()]
 )
 # Alarm events again, keyed by area, for the flood/KPI stage.
-AREA_ALARMS = OutputTag("area-alarms", Types.ROW_NAMED(["area", "payload"], [Types.STRING(), Types.STRING()]))
+AREA_ALARMS = OutputTag(
+    "area-alarms", Types.ROW_NAMED(["area", "payload"], [Types.STRING(), Types.STRING()])
+)
 UNKNOWN_TAG = OutputTag("unknown-tag", Types.STRING())
 KPIS_TOPIC = "alarm.kpis"
 DAY_MS = 24 * 3600 * 1000
@@ -275,12 +279,15 @@ def _startup(start_from_ms: int | None) -> str:
     return "'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'"
 
 
-def source_ddls(settings, topics: dict[str, str], group: str, start_from_ms: int | None) -> list[str]:  # noqa: ANN001
+def source_ddls(
+    settings, topics: dict[str, str], group: str, start_from_ms: int | None
+) -> list[str]:  # noqa: ANN001
     """Return the DDL of the three sources: readings (typed JSON), actions and unit states (raw)."""
     delay = f"INTERVAL '{settings.flink.watermark_delay_ms / 1000:.3f}' SECOND"
     # Actions and unit states must never move the job's event-time clock: while one is being
     # read, its watermark trails a day behind, so only the readings advance STALE and timers.
     trailing = "INTERVAL '1' DAY"
+    max_drift_ms = settings.flink.watermark_delay_ms // 2
     common = (
         f"'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}', "
         f"'properties.group.id' = '{group}', {_startup(start_from_ms)}"
@@ -291,7 +298,7 @@ def source_ddls(settings, topics: dict[str, str], group: str, start_from_ms: int
               rt AS TO_TIMESTAMP_LTZ(event_time_ms, 3), WATERMARK FOR rt AS rt - {delay}
             ) WITH ('connector' = 'kafka', 'topic' = '{topics["readings"]}', {common},
                     'scan.watermark.alignment.group' = 'readings',
-                    'scan.watermark.alignment.max-drift' = '{settings.flink.watermark_delay_ms // 2} ms',
+                    'scan.watermark.alignment.max-drift' = '{max_drift_ms} ms',
                     'scan.watermark.alignment.update-interval' = '100 ms',
                     'format' = 'json', 'json.fail-on-missing-field' = 'false')""",
         f"""CREATE TABLE actions_src (
@@ -327,13 +334,14 @@ def ordered_inputs_sql(contexts: dict[str, TagContext], window_ms: int) -> str:
         f"WHEN '{u}' THEN CAST(ARRAY[{', '.join(repr(t) for t in tags)}] AS ARRAY<STRING>)"
         for u, tags in sorted(by_unit.items())
     )
+    window_s = f"{window_ms / 1000:.3f}"
     return f"""
         SELECT kind, tag, payload, event_time_ms FROM (
           SELECT {KIND_READING} AS kind, tag,
                  LISTAGG(CONCAT(CAST(event_time_ms AS STRING), ':',
                                 COALESCE(CAST(`value` AS STRING), 'n')), ',') AS payload,
                  MAX(event_time_ms) AS event_time_ms, window_time AS rt
-          FROM TABLE(TUMBLE(TABLE readings_src, DESCRIPTOR(rt), INTERVAL '{window_ms / 1000:.3f}' SECOND))
+          FROM TABLE(TUMBLE(TABLE readings_src, DESCRIPTOR(rt), INTERVAL '{window_s}' SECOND))
           GROUP BY tag, window_start, window_end, window_time
           UNION ALL
           SELECT {KIND_ACTION} AS kind, tag, payload, event_time_ms, rt FROM actions_src
@@ -354,7 +362,8 @@ def late_readings_sql(window_ms: int) -> str:
     return f"""SELECT tag, JSON_OBJECT('tag' VALUE tag, 'event_time_ms' VALUE event_time_ms)
               FROM readings_src
               WHERE CURRENT_WATERMARK(rt) IS NOT NULL
-                AND TO_TIMESTAMP_LTZ(event_time_ms - MOD(event_time_ms, {window_ms}) + {window_ms} - 1, 3)
+                AND TO_TIMESTAMP_LTZ(event_time_ms - MOD(event_time_ms, {window_ms})
+                                     + {window_ms} - 1, 3)
                     <= CURRENT_WATERMARK(rt)"""
 
 
@@ -396,7 +405,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     extra = {
         "execution.checkpointing.interval": f"{settings.flink.checkpoint_interval_ms} ms",
-        "execution.checkpointing.dir": (settings.flink.checkpoint_dir / (prefix or "main")).as_uri(),
+        "execution.checkpointing.dir": (
+            settings.flink.checkpoint_dir / (prefix or "main")
+        ).as_uri(),
         # kept after a kill so `--from-checkpoint` resumes without losing a transition
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "rest.address": "127.0.0.1",
@@ -428,7 +439,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     ddls = source_ddls(settings, topics, group, args.from_timestamp_ms)
     if args.bounded:
-        ddls = [d.replace("'format'", "'scan.bounded.mode' = 'latest-offset', 'format'") for d in ddls]
+        ddls = [
+            d.replace("'format'", "'scan.bounded.mode' = 'latest-offset', 'format'") for d in ddls
+        ]
     for ddl in ddls:
         t_env.execute_sql(ddl)
     sinks = {topic: f"sink_{i}" for i, topic in enumerate(OUTPUT_TOPICS)}

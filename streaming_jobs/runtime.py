@@ -1,4 +1,5 @@
-"""The Flink execution environment every job and test uses: local mini-cluster, venv Python workers."""
+"""The Flink execution environment every job and test uses: local mini-cluster,
+venv Python workers."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 
 
-def stream_env(parallelism: int = 1, extra: dict[str, str] | None = None) -> StreamExecutionEnvironment:
-    """Return a StreamExecutionEnvironment whose Python workers run this interpreter (the venv's)."""
+def stream_env(
+    parallelism: int = 1, extra: dict[str, str] | None = None
+) -> StreamExecutionEnvironment:
+    """Return a StreamExecutionEnvironment whose Python workers run this interpreter
+    (the venv's)."""
     conf = Configuration()
     conf.set_string("python.executable", sys.executable)
     conf.set_string("python.client.executable", sys.executable)

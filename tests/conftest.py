@@ -1,4 +1,5 @@
-"""Shared fixtures: settings for the active profile and a real Kafka broker for integration tests."""
+"""Shared fixtures: settings for the active profile and a real Kafka broker
+for integration tests."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def settings():
 
 @pytest.fixture(scope="session")
 def kafka(settings):
-    """A running broker: started for the session when not already up, stopped only if we started it."""
+    """A running broker: started for the session when not already up,
+    stopped only if we started it."""
     from pipelines.services import kafka as kafka_service
 
     was_running = kafka_service.is_healthy(settings)
@@ -39,7 +41,9 @@ def _wait_for_leaders(admin, names: list[str], timeout_s: float = 30.0) -> None:
     while time.monotonic() < deadline:
         meta = admin.list_topics(timeout=10).topics
         if all(
-            n in meta and meta[n].partitions and all(p.leader >= 0 for p in meta[n].partitions.values())
+            n in meta
+            and meta[n].partitions
+            and all(p.leader >= 0 for p in meta[n].partitions.values())
             for n in names
         ):
             return
@@ -74,7 +78,9 @@ def fresh_topics(kafka):
             )
             specs[name] = spec
             for topic_name in (spec.name, spec.dlq):
-                new_topics.append(NewTopic(topic_name, num_partitions=spec.partitions, replication_factor=1))
+                new_topics.append(
+                    NewTopic(topic_name, num_partitions=spec.partitions, replication_factor=1)
+                )
                 created.append(topic_name)
         for fut in admin.create_topics(new_topics).values():
             fut.result()

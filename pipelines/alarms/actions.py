@@ -39,7 +39,9 @@ def build_action(
 ) -> dict[str, Any]:
     """Return an alarm_action.v1 record (action_id and time filled in when not given)."""
     if action not in ACTION_NAMES:
-        raise ValueError(f"unknown action '{action}' (use one of {', '.join(sorted(ACTION_NAMES))})")
+        raise ValueError(
+            f"unknown action '{action}' (use one of {', '.join(sorted(ACTION_NAMES))})"
+        )
     return {
         "action_id": action_id or uuid.uuid4().hex,
         "enterprise_code": enterprise_code,

@@ -209,7 +209,9 @@ def comment_command(
 @app.command("shelve")
 def shelve_command(
     tag: _TAG, condition: _COND, actor: _ACTOR,
-    duration: Annotated[float, typer.Option("--duration", help="Seconds (at most the policy max, 8 h).")],
+    duration: Annotated[
+        float, typer.Option("--duration", help="Seconds (at most the policy max, 8 h).")
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why it is shelved (搁置原因).")],
 ) -> None:  # fmt: skip
     """Shelve (搁置) an alarm for a duration; it unshelves itself when the time is up."""
@@ -235,9 +237,15 @@ def close_command(
 
 @app.command("notify")
 def notify_command(
-    webhook: Annotated[str, typer.Option("--webhook", help="URL receiving a JSON POST per notification.")],
-    attempts: Annotated[int, typer.Option(help="Tries per notification before dead-lettering.")] = 5,
-    idle_exit: Annotated[float | None, typer.Option(help="Stop after this many idle seconds.")] = None,
+    webhook: Annotated[
+        str, typer.Option("--webhook", help="URL receiving a JSON POST per notification.")
+    ],
+    attempts: Annotated[
+        int, typer.Option(help="Tries per notification before dead-lettering.")
+    ] = 5,
+    idle_exit: Annotated[
+        float | None, typer.Option(help="Stop after this many idle seconds.")
+    ] = None,
 ) -> None:
     """Deliver `alarm.notifications` to a webhook (retries with backoff; failures dead-lettered)."""
     from pipelines.alarms.notify import RetryPolicy, run_notifier, webhook_sender
@@ -247,9 +255,16 @@ def notify_command(
     policy = RetryPolicy(attempts=attempts)
 
     def report(record: dict, ok: bool, tries: int) -> None:
-        info(f"{'delivered' if ok else 'DEAD-LETTERED'} {record.get('notification_id')} after {tries} attempt(s)")
+        info(
+            f"{'delivered' if ok else 'DEAD-LETTERED'} {record.get('notification_id')}"
+            f" after {tries} attempt(s)"
+        )
 
     counts = run_notifier(
-        settings, webhook_sender(webhook, policy.timeout_s), policy=policy, max_idle_s=idle_exit, on_result=report
+        settings,
+        webhook_sender(webhook, policy.timeout_s),
+        policy=policy,
+        max_idle_s=idle_exit,
+        on_result=report,
     )
     typer.echo(orjson.dumps(counts).decode())

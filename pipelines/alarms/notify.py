@@ -44,7 +44,9 @@ def webhook_sender(url: str, timeout_s: float, token: str | None = None) -> Send
     return send
 
 
-def deliver(record: dict, send: Sender, policy: RetryPolicy, sleep=time.sleep) -> tuple[bool, int, str]:  # noqa: ANN001
+def deliver(
+    record: dict, send: Sender, policy: RetryPolicy, sleep=time.sleep
+) -> tuple[bool, int, str]:  # noqa: ANN001
     """Try to send one record; return (delivered, attempts used, last error)."""
     backoff = policy.first_backoff_s
     error = ""

@@ -78,7 +78,9 @@ class TagProcessor:
             out.extend(self.lifecycle.on_transition(t))
         return out
 
-    def on_reading(self, ts_ms: int, value: float | None, emitted_at_ms: int | None = None) -> list[Routed]:
+    def on_reading(
+        self, ts_ms: int, value: float | None, emitted_at_ms: int | None = None
+    ) -> list[Routed]:
         """Apply one reading; return the routed outputs."""
         outs = self._due_first(ts_ms)
         outs += self._transitions(self.engine.on_reading(ts_ms, value))
@@ -90,7 +92,9 @@ class TagProcessor:
         outs += self.lifecycle.on_action(action)
         return self._route(outs, emitted_at_ms)
 
-    def on_unit_state(self, state: str, ts_ms: int, emitted_at_ms: int | None = None) -> list[Routed]:
+    def on_unit_state(
+        self, state: str, ts_ms: int, emitted_at_ms: int | None = None
+    ) -> list[Routed]:
         """Apply a unit state change (running/startup/shutdown/maintenance)."""
         outs = self._due_first(ts_ms)
         outs += self.lifecycle.on_unit_state(state, ts_ms)
@@ -169,7 +173,9 @@ class TagProcessor:
         }
 
 
-def plant_processors(plant_file: str | None = None) -> tuple[dict[str, TagConfig], dict[str, TagContext]]:
+def plant_processors(
+    plant_file: str | None = None,
+) -> tuple[dict[str, TagConfig], dict[str, TagContext]]:
     """Return the engine config and plant context of every tag of the plant model."""
     from pipelines.plant import load_plant
 

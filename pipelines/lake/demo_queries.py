@@ -44,5 +44,7 @@ def format_table(columns: list[str], rows: list[tuple]) -> list[str]:
     cells = [[str(c) for c in columns]] + [["" if v is None else str(v) for v in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = ["   " + "  ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True))]
-    lines += ["   " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]]
+    lines += [
+        "   " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]
+    ]
     return lines

@@ -62,7 +62,8 @@ def _produce(kafka, topic: str, records: list[dict]) -> None:
 
 def test_flaky_webhook_gets_each_notification_once_after_retries(kafka, fresh_topics):
     """GIVEN a webhook answering 503 twice per notification WHEN the sink runs THEN each of the
-    3 notifications is delivered exactly once, on its third attempt, and nothing is dead-lettered."""
+    3 notifications is delivered exactly once, on its third attempt, and nothing is
+    dead-lettered."""
     spec = fresh_topics("alarm.notifications")["alarm.notifications"]
     receiver = Receiver(failures=2)
     _produce(kafka, spec.name, [_notification(i) for i in range(3)])
@@ -96,4 +97,6 @@ def test_dead_webhook_dead_letters_after_the_last_attempt(kafka, fresh_topics):
     assert receiver.attempts == {"GD-1:HH:7:notification": 3}
     letters = [json.loads(v) for _, v in read_since(kafka, spec.dlq, since)]
     assert [(e["reason_code"], e["source"]) for e in letters] == [("delivery_failed", "notifier")]
-    assert letters[0]["reason"].startswith("webhook failed after 3 attempts: RuntimeError: webhook answered 503")
+    assert letters[0]["reason"].startswith(
+        "webhook failed after 3 attempts: RuntimeError: webhook answered 503"
+    )

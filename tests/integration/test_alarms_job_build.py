@@ -1,4 +1,5 @@
-"""The alarm job's transform in a real Flink mini-cluster: engine + lifecycle + KPIs, exact outputs."""
+"""The alarm job's transform in a real Flink mini-cluster: engine + lifecycle + KPIs,
+exact outputs."""
 
 from __future__ import annotations
 
@@ -24,8 +25,12 @@ def _run_build(configs, contexts, rows):
             return value[3]
 
     env = stream_env(1)
-    stream = env.from_collection([Row(*r) for r in rows], type_info=INPUT_TYPE).assign_timestamps_and_watermarks(
-        WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(0)).with_timestamp_assigner(ByEventTime())
+    stream = env.from_collection(
+        [Row(*r) for r in rows], type_info=INPUT_TYPE
+    ).assign_timestamps_and_watermarks(
+        WatermarkStrategy.for_bounded_out_of_orderness(
+            Duration.of_millis(0)
+        ).with_timestamp_assigner(ByEventTime())
     )
     routed, kpis, _ = build(stream, configs, contexts, window_ms=2000)
     out = []
@@ -73,7 +78,12 @@ def test_engine_lifecycle_and_kpis_run_in_flink_with_exact_outputs():
         "action_time_ms": T0 + 4500,
     }  # fmt: skip
     rows.append((KIND_ACTION, "PT-1", json.dumps(ack), T0 + 4500))
-    unit = {"enterprise_code": "E1", "unit_code": "U1", "state": "maintenance", "event_time_ms": T0 + 8000}
+    unit = {
+        "enterprise_code": "E1",
+        "unit_code": "U1",
+        "state": "maintenance",
+        "event_time_ms": T0 + 8000,
+    }
     rows.append((KIND_UNIT_STATE, "PT-1", json.dumps(unit), T0 + 8000))
     rows.sort(key=lambda r: (r[3], r[0]))
 
@@ -90,9 +100,9 @@ def test_engine_lifecycle_and_kpis_run_in_flink_with_exact_outputs():
     assert stale["suppressed_by"] == "unit_state"
     assert stale["alarm_class"] == "sensor_health"
     audit = [r for t, _, r in out if t == "alarm.audit"]
-    assert [(a["action"], a["result"], a["state_before"], a["state_after"], a["actor"]) for a in audit] == [
-        ("acknowledge", "applied", "active_unacknowledged", "active_acknowledged", "op-7")
-    ]
+    assert [
+        (a["action"], a["result"], a["state_before"], a["state_after"], a["actor"]) for a in audit
+    ] == [("acknowledge", "applied", "active_unacknowledged", "active_acknowledged", "op-7")]
     current = [(k, r["state"]) for t, k, r in out if t == "alarms.current"]
     assert current == [
         ("PT-1|H", "active_unacknowledged"),

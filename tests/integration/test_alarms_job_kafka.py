@@ -1,4 +1,5 @@
-"""The alarm job end to end on real Kafka: SQL ordering, lifecycle topics, late readings, restart."""
+"""The alarm job end to end on real Kafka: SQL ordering, lifecycle topics, late readings,
+restart."""
 
 from __future__ import annotations
 
@@ -17,8 +18,48 @@ JOB_TOPICS = (
     "readings", "alarm.actions", "unit.states", "alarms", "alarms.current",
     "alarm.notifications", "alarm.audit", "alarm.kpis", "readings.late",
 )  # fmt: skip
-PRESSURE = [2.0, 2.1, 2.3, 2.45, 2.5, 2.62, 2.7, 2.55, 2.41, 2.35, 2.3, 2.2, 2.1, 2.0, 1.9, 1.9, 1.9, 1.9, 1.9]
-GAS = [0.5, 3.0, 12.0, 26.0, 31.0, 55.0, 48.0, 30.0, 22.0, 20.0, 10.0, 4.0, 1.0, 0.5, 0.4, 0.4, 0.4, 0.4, 0.4]
+PRESSURE = [
+    2.0,
+    2.1,
+    2.3,
+    2.45,
+    2.5,
+    2.62,
+    2.7,
+    2.55,
+    2.41,
+    2.35,
+    2.3,
+    2.2,
+    2.1,
+    2.0,
+    1.9,
+    1.9,
+    1.9,
+    1.9,
+    1.9,
+]
+GAS = [
+    0.5,
+    3.0,
+    12.0,
+    26.0,
+    31.0,
+    55.0,
+    48.0,
+    30.0,
+    22.0,
+    20.0,
+    10.0,
+    4.0,
+    1.0,
+    0.5,
+    0.4,
+    0.4,
+    0.4,
+    0.4,
+    0.4,
+]
 
 
 def _reading(tag: str, ts: int, value: float, unit: str, metric: str) -> dict:
@@ -115,29 +156,37 @@ def test_streaming_job_equals_replay_and_keeps_late_readings(kafka, job_topics):
         late = _reading("PI-R101-OUT", t0 + 2500, 3.9, "MPa", "pressure")
         producer.submit(specs["readings"].name, record=late)
         # An operator action stamped long before the watermark is applied late, never dropped.
-        late_comment = ack | {"action_id": f"late-{name}", "tag": "PI-R101-OUT", "action": "comment",
-                              "comment": "clock was behind", "action_time_ms": t0 + 4000}  # fmt: skip
+        late_comment = ack | {"action_id": f"late-{name}", "tag": "PI-R101-OUT",
+                              "action": "comment", "comment": "clock was behind",
+                              "action_time_ms": t0 + 4000}  # fmt: skip
         producer.submit(specs["alarm.actions"].name, record=late_comment)
         producer.flush()
         late_rows = _wait_for(kafka, specs["readings.late"].name, since, 1, timeout_s=60)
         audit = _wait_for(kafka, specs["alarm.audit"].name, since, 2, timeout_s=30)
         current = [json.loads(v) for _, v in read_since(kafka, specs["alarms.current"].name, since)]
-        notes = [json.loads(v) for _, v in read_since(kafka, specs["alarm.notifications"].name, since)]
+        notes = [
+            json.loads(v) for _, v in read_since(kafka, specs["alarm.notifications"].name, since)
+        ]
         time.sleep(3)
         after = [json.loads(v) for _, v in read_since(kafka, specs["alarms"].name, since)]
     finally:
         flink.stop_job(kafka, "alarms")
 
     key = lambda e: (e["event_time_ms"], e["tag"], e["condition"], e["event"])  # noqa: E731
-    assert sorted((e["tag"], e["condition"], e["event"], e["event_time_ms"], e["value"]) for e in got) == sorted(
-        (t.tag, t.condition, t.event, t.ts_ms, t.value) for t in expected
-    )
+    assert sorted(
+        (e["tag"], e["condition"], e["event"], e["event_time_ms"], e["value"]) for e in got
+    ) == sorted((t.tag, t.condition, t.event, t.ts_ms, t.value) for t in expected)
     assert sorted(map(key, after)) == sorted(map(key, got)), "the late reading changed no alarm"
     assert late_rows == [{"tag": "PI-R101-OUT", "event_time_ms": t0 + 2500}]
     assert [(a["tag"], a["action"], a["result"], a["actor"]) for a in audit] == [
         ("GD-TF10", "acknowledge", "applied", "operator-3"),
         ("PI-R101-OUT", "comment", "applied", "operator-3"),
     ]
-    assert any(c["tag"] == "GD-TF10" and c["condition"] == "H" and c["acked_by"] == "operator-3" for c in current)
-    hh_raises = {(t.tag, t.condition) for t in expected if t.event == "raised" and t.condition == "HH"}
+    assert any(
+        c["tag"] == "GD-TF10" and c["condition"] == "H" and c["acked_by"] == "operator-3"
+        for c in current
+    )
+    hh_raises = {
+        (t.tag, t.condition) for t in expected if t.event == "raised" and t.condition == "HH"
+    }
     assert {(n["tag"], n["condition"]) for n in notes} >= hh_raises

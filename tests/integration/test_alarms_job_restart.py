@@ -112,8 +112,8 @@ def test_kill_and_restart_from_checkpoint_keeps_every_transition_once(
         _paced(producer, specs["readings"].name, readings[40:])
         watermark = t0 + 59_000 - kafka.flink.watermark_delay_ms
         closed = watermark // kafka.flink.batch_window_ms * kafka.flink.batch_window_ms
-        expected = [t for t in replay(configs, [(r["event_time_ms"], r["tag"], r["value"]) for r in readings])
-                    if t.ts_ms < closed]  # fmt: skip
+        replay_input = [(r["event_time_ms"], r["tag"], r["value"]) for r in readings]
+        expected = [t for t in replay(configs, replay_input) if t.ts_ms < closed]
         deadline = time.monotonic() + 120
         after: list[dict] = []
         while time.monotonic() < deadline:

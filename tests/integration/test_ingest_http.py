@@ -86,7 +86,8 @@ def test_ndjson_batch_gets_per_record_verdicts_and_exact_dead_letters(kafka, api
     ]
     assert topic_record_counts(kafka, [spec.name, spec.dlq]) == {spec.name: 3, spec.dlq: 3}
     letters = sorted(
-        (json.loads(v) for _, v in read_since(kafka, spec.dlq, since)), key=lambda e: e["reason_code"]
+        (json.loads(v) for _, v in read_since(kafka, spec.dlq, since)),
+        key=lambda e: e["reason_code"],
     )
     assert [base64.b64decode(e["original_b64"]) for e in letters] == [lines[5], lines[2], lines[3]]
     assert {e["source"] for e in letters} == {"http:gw-7"}
@@ -98,7 +99,9 @@ def test_json_array_with_nan_rejects_only_that_record(kafka, api):
     now = int(time.time() * 1000)
     body = json.dumps([_reading("TT-1", now - 10), _reading("TT-1", now - 5, value=float("nan"))])
     resp = client.post(
-        f"/v1/ingest/{spec.name}", content=body, headers=auth(kafka) | {"Content-Type": "application/json"}
+        f"/v1/ingest/{spec.name}",
+        content=body,
+        headers=auth(kafka) | {"Content-Type": "application/json"},
     )
     assert resp.status_code == 200
     assert [r.get("reason_code") for r in resp.json()["results"]] == [None, "non_finite_value"]
@@ -108,7 +111,9 @@ def test_unreadable_batch_is_kept_whole_as_one_dead_letter(kafka, api):
     """GIVEN a body that is not JSON WHEN posted THEN 400, and the body is one dead letter."""
     client, spec, producer = api
     resp = client.post(
-        f"/v1/ingest/{spec.name}", content=b"<xml/>", headers=auth(kafka) | {"Content-Type": "application/json"}
+        f"/v1/ingest/{spec.name}",
+        content=b"<xml/>",
+        headers=auth(kafka) | {"Content-Type": "application/json"},
     )
     assert resp.status_code == 400
     assert resp.json()["detail"].startswith("batch is not valid JSON")

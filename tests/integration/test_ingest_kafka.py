@@ -1,4 +1,5 @@
-"""Validated ingest against a real broker: counts reconcile exactly and dead letters keep the bytes."""
+"""Validated ingest against a real broker: counts reconcile exactly and dead letters
+keep the bytes."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def test_every_bad_class_is_dead_lettered_and_counts_reconcile(kafka, fresh_topi
     bad = {
         "malformed_json": good[:-5],
         "wrong_type": good.replace(b'"value": 1.5', b'"value": "1.5"'),
-        "missing_field": json.dumps({k: v for k, v in _reading("PT-1", now).items() if k != "quality"}).encode(),
+        "missing_field": json.dumps(
+            {k: v for k, v in _reading("PT-1", now).items() if k != "quality"}
+        ).encode(),
         "unknown_tag": json.dumps(_reading("PT-404", now)).encode(),
         "non_finite_value": good.replace(b"1.5", b"NaN"),
         "future_timestamp": json.dumps(_reading("PT-1", now + 3_600_000)).encode(),

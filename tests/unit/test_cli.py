@@ -38,7 +38,10 @@ def test_every_command_has_help(command):
             ["alarms", "shelve", "PI-1", "H", "--actor", "op", "--duration", "5"],
             "error: Missing option '--reason'. (see 'hazchem alarms shelve --help')",
         ),
-        (["hazard", "grade", "/no/such/unit.json"], "error: cannot read /no/such/unit.json: No such file or directory"),
+        (
+            ["hazard", "grade", "/no/such/unit.json"],
+            "error: cannot read /no/such/unit.json: No such file or directory",
+        ),
         (["jobs", "run", "nosuchjob"], "error: unknown job 'nosuchjob' (known: alarms)"),
     ],
 )

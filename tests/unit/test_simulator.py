@@ -537,7 +537,8 @@ def test_normal_plant_raises_no_alarm_in_the_engine_at_any_rate(rate):
 
 def test_mixed_scenario_raises_the_scripted_alarms():
     """GIVEN `mixed` for 120 s WHEN replayed THEN the scripted events raise their alarms: the leak's
-    nearest detector first, the overpressure's H then HH, the dropout's STALE, the stuck FLATLINE."""
+    nearest detector first, the overpressure's H then HH, the dropout's STALE, the stuck
+    FLATLINE."""
     raised = [t for t in _replayed("mixed", 1000.0, 120) if t.event == "raised"]
     first = {}
     for t in raised:

@@ -86,12 +86,15 @@ def test_duplicate_is_same_tag_and_event_time_even_if_value_differs(validator):
     assert validator.check_record("readings", reading()).accepted
     again = validator.check_record("readings", reading(value=9.9))
     assert again.reason_code == "duplicate"
-    assert again.reason == f"duplicate of an accepted record (tag=LT-101, event_time_ms={NOW - 1000})"
+    assert (
+        again.reason == f"duplicate of an accepted record (tag=LT-101, event_time_ms={NOW - 1000})"
+    )
     assert validator.check_record("readings", reading(event_time_ms=NOW - 999)).accepted
 
 
 def test_rejected_record_does_not_count_as_seen(validator):
-    """GIVEN a rejected reading WHEN a valid one with the same tag+time follows THEN it is accepted."""
+    """GIVEN a rejected reading WHEN a valid one with the same tag+time follows
+    THEN it is accepted."""
     assert validator.check_record("readings", reading(value="x")).reason_code == "wrong_type"
     assert validator.check_record("readings", reading()).accepted
 
