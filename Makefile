@@ -60,6 +60,7 @@ bench: install jars ## Benchmarks (simulator, alarm job on Kafka), JSON under be
 	@mkdir -p bench/results
 	$(BIN)/python bench/simulator_bench.py > bench/results/simulator.json && cat bench/results/simulator.json
 	$(BIN)/python bench/alarms_bench.py > /dev/null && cat bench/results/alarms.json
+	$(BIN)/python bench/lakehouse_bench.py > /dev/null && cat bench/results/lakehouse.json
 
 clean: ## Stop services and remove run state (keeps downloaded caches)
 	-$(BIN)/hazchem down
