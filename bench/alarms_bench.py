@@ -32,10 +32,9 @@ from pipelines.plant import load_plant
 from pipelines.services import flink, kafka
 from pipelines.settings import PROJECT_ROOT, get_settings
 from pipelines.simulator import Simulator
+from streaming_jobs.alarms_job import JOB_TOPICS as TOPICS
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "alarms.json"
-TOPICS = ("readings", "alarm.actions", "unit.states", "alarms", "alarms.current",
-          "alarm.notifications", "alarm.audit", "alarm.kpis", "readings.late")  # fmt: skip
 TARGETS = {"sustained_readings_per_s": 50_000, "p99_latency_ms_at_5000": 500,
            "share_of_raw_consume_pct": 50}  # fmt: skip
 

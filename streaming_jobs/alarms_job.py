@@ -379,7 +379,10 @@ def sink_ddl(settings, name: str, topic: str) -> str:  # noqa: ANN001
         )"""
 
 
+INPUT_TOPICS = ("readings", "alarm.actions", "unit.states")
 OUTPUT_TOPICS = ("alarms", "alarms.current", "alarm.notifications", "alarm.audit", "alarm.kpis")
+LATE_TOPIC = "readings.late"
+JOB_TOPICS = (*INPUT_TOPICS, *OUTPUT_TOPICS, LATE_TOPIC)  # what a prefixed run (tests, bench) needs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -447,7 +450,7 @@ def main(argv: list[str] | None = None) -> None:
     sinks = {topic: f"sink_{i}" for i, topic in enumerate(OUTPUT_TOPICS)}
     for topic, name in sinks.items():
         t_env.execute_sql(sink_ddl(settings, name, prefix + topic))
-    t_env.execute_sql(sink_ddl(settings, "late_sink", prefix + "readings.late"))
+    t_env.execute_sql(sink_ddl(settings, "late_sink", prefix + LATE_TOPIC))
 
     window_ms = settings.flink.batch_window_ms
     inputs = t_env.to_data_stream(t_env.sql_query(ordered_inputs_sql(contexts, window_ms)))

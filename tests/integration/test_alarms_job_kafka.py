@@ -11,13 +11,11 @@ import pytest
 
 from pipelines.ingest import IngestProducer, RecordValidator
 from pipelines.kafka_stats import read_since
+from streaming_jobs.alarms_job import JOB_TOPICS
 
 pytestmark = pytest.mark.integration
 
-JOB_TOPICS = (
-    "readings", "alarm.actions", "unit.states", "alarms", "alarms.current",
-    "alarm.notifications", "alarm.audit", "alarm.kpis", "readings.late",
-)  # fmt: skip
+
 PRESSURE = [
     2.0,
     2.1,
