@@ -29,14 +29,17 @@ app.add_typer(ingest_app, name="ingest")
 
 
 def _mount_optional() -> None:
-    """Mount the domain command groups (alarms, kpi, hazard)."""
+    """Mount the domain command groups (alarms, kpi, hazard, risk, cases)."""
     from pipelines.alarms.cli import app as alarms_app
     from pipelines.alarms.cli import kpi_app
     from pipelines.hazard.cli import app as hazard_app
+    from pipelines.risk.cli import cases_app, risk_app
 
     app.add_typer(alarms_app, name="alarms")
     app.add_typer(kpi_app, name="kpi")
     app.add_typer(hazard_app, name="hazard")
+    app.add_typer(risk_app, name="risk")
+    app.add_typer(cases_app, name="cases")
 
 
 _mount_optional()
@@ -240,7 +243,7 @@ def simulate(
 
 @jobs_app.command("run")
 def jobs_run(
-    name: Annotated[str, typer.Argument(help="Job name: alarms")],
+    name: Annotated[str, typer.Argument(help="Job name: alarms or risk")],
     background: Annotated[
         bool, typer.Option(help="Start detached; stop with `hazchem jobs stop`.")
     ] = False,
@@ -262,7 +265,7 @@ def jobs_run(
     try:
         if from_checkpoint:
             path = (
-                flink.latest_checkpoint(settings)
+                flink.latest_checkpoint(settings, "main" if name == "alarms" else "risk-main")
                 if from_checkpoint == "latest"
                 else from_checkpoint
             )

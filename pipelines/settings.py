@@ -73,6 +73,17 @@ class LakeSettings(BaseModel):
     duckdb_path: Path = PROJECT_ROOT / ".cache" / "lake" / "hazchem.duckdb"
 
 
+class RiskSettings(BaseModel):
+    """The four-color risk model and its streaming job (`hazchem jobs run risk`)."""
+
+    model_file: Path | None = None  # None: the shipped pipelines/data/risk_model.yaml
+    consumer_group: str = "hazchem-risk"
+    # The risk job's event-time clock trails the newest input by this much, so that alarm events
+    # (emitted by the alarm job a few seconds after their readings) still arrive in order.
+    input_lag_ms: int = 10000
+    rest_port: int = 18082  # REST API of the risk job's own local mini-cluster
+
+
 class TrinoSettings(BaseModel):
     """Trino coordinator (single node) serving the lake's Delta tables."""
 
@@ -101,6 +112,7 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
     trino: TrinoSettings = Field(default_factory=TrinoSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
 
     def model_post_init(self, __context: object) -> None:
         """Apply profile defaults that the environment did not set explicitly."""

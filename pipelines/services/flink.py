@@ -13,7 +13,7 @@ from pipelines.services.process import ManagedProcess
 from pipelines.settings import PROJECT_ROOT, Settings
 
 POM = PROJECT_ROOT / "infra" / "flink" / "pom.xml"
-JOBS = {"alarms": "streaming_jobs.alarms_job"}
+JOBS = {"alarms": "streaming_jobs.alarms_job", "risk": "streaming_jobs.risk_job"}
 
 
 def connector_jar(settings: Settings) -> Path:
@@ -78,12 +78,18 @@ def stop_job(settings: Settings, name: str) -> bool:
     return job_process(settings, name).stop(timeout_s=20)
 
 
-def job_overview(settings: Settings) -> list[dict]:
-    """Return the mini-cluster's jobs from its REST API ([] when it does not answer)."""
+def rest_port(settings: Settings, name: str) -> int:
+    """Return the REST port of the job's own local mini-cluster."""
+    return settings.risk.rest_port if name == "risk" else settings.flink.rest_port
+
+
+def job_overview(settings: Settings, name: str = "alarms") -> list[dict]:
+    """Return the job's mini-cluster jobs from its REST API ([] when it does not answer)."""
     import httpx
 
+    port = rest_port(settings, name)
     try:
-        resp = httpx.get(f"http://127.0.0.1:{settings.flink.rest_port}/jobs/overview", timeout=2.0)
+        resp = httpx.get(f"http://127.0.0.1:{port}/jobs/overview", timeout=2.0)
         return resp.json().get("jobs", [])
     except (httpx.HTTPError, ValueError):
         return []
@@ -98,7 +104,7 @@ def wait_until_running(settings: Settings, name: str, timeout_s: float = 180.0) 
     while time.monotonic() < deadline:
         if proc.pid() is None:
             raise UserError(f"job '{name}' stopped during start-up; see {proc.log_file}")
-        for job in job_overview(settings):
+        for job in job_overview(settings, name):
             tasks = job.get("tasks", {})
             if job.get("state") == "RUNNING" and tasks.get("running") == tasks.get("total"):
                 return
