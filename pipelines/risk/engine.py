@@ -363,7 +363,7 @@ class RiskEngine:
         }
         out = [
             Routed(RISK_LEVELS, code, record),
-            Routed(RISK_CURRENT, f"{otype}:{code}", record),
+            Routed(RISK_CURRENT, f"{otype}|{code}", record),
         ]
         if otype == "hazard_source":
             out += self.state.cases.on_level(

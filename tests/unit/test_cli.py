@@ -14,7 +14,9 @@ COMMANDS = [
     ["schemas", "check"], ["jobs", "run"], ["jobs", "stop"], ["ingest", "serve"],
     ["alarms", "replay"], ["alarms", "ack"], ["alarms", "shelve"], ["alarms", "unshelve"],
     ["alarms", "close"], ["alarms", "comment"], ["alarms", "notify"], ["kpi", "alarms"],
-    ["hazard", "grade"], ["airflow"],
+    ["hazard", "grade"], ["airflow"], ["risk", "model"], ["risk", "replay"], ["cases", "list"],
+    ["cases", "show"], ["cases", "ack"], ["cases", "handle"], ["cases", "verify"],
+    ["cases", "close"],
 ]  # fmt: skip
 
 
@@ -42,7 +44,16 @@ def test_every_command_has_help(command):
             ["hazard", "grade", "/no/such/unit.json"],
             "error: cannot read /no/such/unit.json: No such file or directory",
         ),
-        (["jobs", "run", "nosuchjob"], "error: unknown job 'nosuchjob' (known: alarms)"),
+        (["jobs", "run", "nosuchjob"], "error: unknown job 'nosuchjob' (known: alarms, risk)"),
+        (["risk", "replay"], "error: give --day, or both --since and --until"),
+        (
+            ["risk", "replay", "--day", "28.11.2026"],
+            "error: --day: not a date (YYYY-MM-DD): '28.11.2026'",
+        ),
+        (
+            ["risk", "replay", "--since", "2026-11-28T00:00", "--until", "2026-11-29T00:00+08:00"],
+            "error: --since: give a UTC offset, e.g. 2026-11-28T00:00+08:00",
+        ),
     ],
 )
 def test_errors_are_one_line_with_non_zero_exit(args, message):
