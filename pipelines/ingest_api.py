@@ -15,8 +15,10 @@ from pipelines.ingest import IngestProducer, Verdict
 from pipelines.settings import Settings
 
 
-def create_app(settings: Settings, producer: IngestProducer | None = None) -> FastAPI:
-    """Return the ingest API bound to one validating producer."""
+def create_app(
+    settings: Settings, producer: IngestProducer | None = None, topic_prefix: str = ""
+) -> FastAPI:
+    """Return the ingest API bound to one validating producer (topic_prefix: tests)."""
     if producer is None:
         from pipelines.plant import load_plant
 
@@ -74,6 +76,70 @@ def create_app(settings: Settings, producer: IngestProducer | None = None) -> Fa
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise HTTPException(400, f"bad action: {exc}") from None
         verdict = producer.submit("alarm.actions", record=record, source="http:alarm-action")
+        producer.flush(10)
+        producer.write_ledger(run_id)
+        if not verdict.accepted:
+            raise HTTPException(422, f"{verdict.reason_code}: {verdict.reason}")
+        return JSONResponse({"status": "queued", "action_id": record["action_id"]}, status_code=202)
+
+    @app.get("/v1/risk/current")
+    def risk_current(_: str = Depends(authorise)) -> dict:
+        """Current four-color level of every hazard source, area and the enterprise, with the
+        factors and causes behind it (latest record per object of `risk.current`)."""
+        from pipelines.kafka_stats import read_since
+
+        latest: dict[str, dict] = {}
+        for _ts, value in read_since(settings, topic_prefix + "risk.current", 0, 15.0):
+            if value:
+                rec = orjson.loads(value)
+                latest[f"{rec['object_type']}|{rec['object_code']}"] = rec
+        return {"objects": [latest[k] for k in sorted(latest)]}
+
+    @app.get("/v1/cases")
+    def list_cases(status: str | None = None, _: str = Depends(authorise)) -> dict:
+        """Warning cases, newest first; status filters (open, acknowledged, handled, verified,
+        closed, or active = not closed)."""
+        from pipelines.risk.service import current_cases
+
+        cases = list(current_cases(settings, topic_prefix).values())
+        if status == "active":
+            cases = [c for c in cases if c["status"] != "closed"]
+        elif status:
+            cases = [c for c in cases if c["status"] == status]
+        return {"cases": sorted(cases, key=lambda c: c["opened_ms"], reverse=True)}
+
+    @app.get("/v1/cases/{case_id}")
+    def show_case(case_id: str, _: str = Depends(authorise)) -> dict:
+        """One case with its audit trail (every event: who, when, what, why)."""
+        from pipelines.risk.service import case_history, current_cases
+
+        case = current_cases(settings, topic_prefix).get(case_id)
+        if case is None:
+            raise HTTPException(404, f"no case '{case_id}'")
+        return {**case, "history": case_history(settings, case_id, topic_prefix)}
+
+    @app.post("/v1/cases/{case_id}/actions")
+    async def case_action(
+        case_id: str, request: Request, _: str = Depends(authorise)
+    ) -> JSONResponse:
+        """Act on a case: {"action": ack|handle|verify|close|comment, "actor", optional "comment",
+        "cause", "measures", "attachments"}. Queued on `case.actions`; the risk job applies it
+        and records the result (or `action_rejected` with the reason) on `cases`."""
+        from pipelines.risk.service import build_case_action, current_cases
+
+        if case_id not in current_cases(settings, topic_prefix):
+            raise HTTPException(404, f"no case '{case_id}'")
+        try:
+            body = orjson.loads(await request.body())
+            record = build_case_action(
+                case_id, body["action"], body["actor"],
+                **{k: body.get(k) for k in ("comment", "cause", "measures", "attachments")},
+            )  # fmt: skip
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise HTTPException(400, f"bad action: {exc}") from None
+        verdict = producer.submit(
+            topic_prefix + "case.actions", record=record, source="http:case-action"
+        )
         producer.flush(10)
         producer.write_ledger(run_id)
         if not verdict.accepted:
