@@ -111,3 +111,53 @@
         current_date
     {%- endif -%}
 {%- endmacro %}
+
+{#- The elements of a JSON array held as text, as an array of JSON values to
+    `cross join unnest(...) as t(item)`; read each item with json_member_text. A null or empty
+    array gives no rows. -#}
+{% macro json_array_items(json_text) -%}
+    {{ return(adapter.dispatch('json_array_items', 'hazchem')(json_text)) }}
+{%- endmacro %}
+{% macro default__json_array_items(json_text) -%}
+    cast(json_parse({{ json_text }}) as array(json))
+{%- endmacro %}
+{% macro duckdb__json_array_items(json_text) -%}
+    json_extract({{ json_text }}, '$[*]')
+{%- endmacro %}
+
+{#- The strings of the array member `key` of a JSON value joined with `separator`, in array order;
+    null when the member is absent, null or empty. -#}
+{% macro json_string_array_join(json_value, key, separator) -%}
+    {%- set join_strings = adapter.dispatch('json_string_array_join', 'hazchem') -%}
+    nullif({{ join_strings(json_value, key, separator) }}, '')
+{%- endmacro %}
+{% macro default__json_string_array_join(json_value, key, separator) -%}
+    array_join(
+        cast(json_extract({{ json_value }}, '$.{{ key }}') as array(varchar)), {{ separator }}
+    )
+{%- endmacro %}
+{% macro duckdb__json_string_array_join(json_value, key, separator) -%}
+    array_to_string(json_extract_string({{ json_value }}, '$.{{ key }}[*]'), {{ separator }})
+{%- endmacro %}
+
+{#- The engine's current time as epoch milliseconds (bigint). -#}
+{% macro now_ms() -%}
+    {{ return(adapter.dispatch('now_ms', 'hazchem')()) }}
+{%- endmacro %}
+{% macro default__now_ms() -%}
+    cast(floor(to_unixtime(current_timestamp) * 1000) as bigint)
+{%- endmacro %}
+{% macro duckdb__now_ms() -%}
+    epoch_ms(current_timestamp)
+{%- endmacro %}
+
+{#- Lower-case hex SHA-1 of a text's UTF-8 bytes (hashlib.sha1(text.encode()).hexdigest()). -#}
+{% macro sha1_hex(text) -%}
+    {{ return(adapter.dispatch('sha1_hex', 'hazchem')(text)) }}
+{%- endmacro %}
+{% macro default__sha1_hex(text) -%}
+    lower(to_hex(sha1(to_utf8({{ text }}))))
+{%- endmacro %}
+{% macro duckdb__sha1_hex(text) -%}
+    sha1({{ text }})
+{%- endmacro %}

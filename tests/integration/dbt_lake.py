@@ -8,6 +8,7 @@ schema first. The records below are the scenario whose gold rows the tests deriv
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from collections import defaultdict
@@ -499,6 +500,148 @@ def other_records() -> dict[str, list[dict[str, Any]]]:
     }  # fmt: skip
 
 
+LEVEL_ZH = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
+LEVEL_CODE = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+
+
+def risk_factor(name: str, value: Any, contribution: float, *causes: str) -> dict[str, Any]:
+    return {"factor": name, "value": value, "contribution": contribution, "causes": list(causes)}
+
+
+def risk_change_id(object_type: str, code: str, ts: int, level: str) -> str:
+    """The risk engine's event_id of a level change."""
+    return hashlib.sha1(f"{object_type}:{code}:{ts}:{level}".encode()).hexdigest()[:20]
+
+
+def risk_level(
+    object_type: str,
+    code: str,
+    level: str,
+    previous: str | None,
+    ts: int,
+    score: float,
+    factors: list[dict[str, Any]],
+    v1: bool = False,
+) -> dict[str, Any]:
+    """A risk_level record; v1=True: as written before v2 (no event_id, version or causes)."""
+    record: dict[str, Any] = {
+        "event_id": risk_change_id(object_type, code, ts, level),
+        "object_type": object_type,
+        "object_code": code,
+        "enterprise_code": ENTERPRISE,
+        "level": level,
+        "level_zh": LEVEL_ZH[level],
+        "risk_level_code": LEVEL_CODE[level],
+        "previous_level": previous,
+        "score": score,
+        "factors": factors,
+        "model_version": 1,
+        "event_time_ms": ts,
+    }
+    if v1:
+        del record["event_id"], record["model_version"]
+        record["factors"] = [{k: v for k, v in f.items() if k != "causes"} for f in factors]
+    return record
+
+
+INHERENT = risk_factor("inherent_gb18218_level", "三级", -6.0)
+ONE_ALARM = risk_factor("gas_alarms", 1, -20.0, "LI-501 H medium")
+TWO_ALARMS = risk_factor("gas_alarms", 2, -35.0, "LI-501 H medium", "TI-501 HH medium")
+
+
+def risk_levels() -> list[dict[str, Any]]:
+    """HS-01 blue -> orange -> red -> blue, A-TF yellow, the enterprise blue (v1 record) -> red."""
+    worst = risk_factor("worst_object", "hazard_source:HS-01", 0.0)
+    hot_work = risk_factor("special_work", 1, -7.0, "HW-001 hot_work level1")
+    return [
+        risk_level("hazard_source", "HS-01", "blue", None, at(1, "10:00:00"), 94.0, [INHERENT]),
+        risk_level("hazard_source", "HS-01", "orange", "blue", at(2, "09:00:00"), 74.0,
+                   [INHERENT, ONE_ALARM]),
+        risk_level("hazard_source", "HS-01", "red", "orange", at(2, "09:30:00"), 59.0,
+                   [INHERENT, TWO_ALARMS]),
+        risk_level("hazard_source", "HS-01", "blue", "red", at(2, "11:00:00"), 94.0, [INHERENT]),
+        risk_level("area", "A-TF", "yellow", None, at(2, "09:00:00"), 87.0, [INHERENT, hot_work]),
+        risk_level("enterprise", ENTERPRISE, "blue", None, at(1, "10:00:00"), 94.0,
+                   [worst, INHERENT], v1=True),
+        risk_level("enterprise", ENTERPRISE, "red", "blue", at(2, "09:30:00"), 59.0,
+                   [worst, INHERENT, TWO_ALARMS]),
+    ]  # fmt: skip
+
+
+CASE_1 = f"CASE-HS-01-{at(2, '09:00:00')}"  # closed within 24 h
+CASE_2 = f"CASE-{ENTERPRISE}-{at(2, '23:58:00')}"  # acknowledged after local midnight
+CASE_3 = f"CASE-HS-02-{at(1, '08:00:00')}"  # closed after 25 h
+
+
+def case_events() -> list[dict[str, Any]]:
+    """Three warning cases as the risk engine records them (包保 chains of the demo plant)."""
+    cases = {CASE_1: ("hazard_source", "HS-01"), CASE_2: ("enterprise", ENTERPRISE),
+             CASE_3: ("hazard_source", "HS-02")}  # fmt: skip
+    steps = [
+        # case, event, status, level, assignee, escalation level, time, actor, detail, action
+        (CASE_1, "opened", "open", "orange", "P010", 0, at(2, "09:00:00"), None,
+         "HS-01 blue->orange", None),
+        (CASE_1, "escalated", "open", "orange", "P004", 1, at(2, "09:05:00"), None,
+         "acknowledge overdue; escalated to P004", None),
+        (CASE_1, "level_raised", "open", "red", "P004", 1, at(2, "09:30:00"), None,
+         "HS-01 orange->red", None),
+        (CASE_1, "acknowledged", "acknowledged", "red", "P004", 1, at(2, "09:40:00"), "P004",
+         None, "CA-1"),
+        (CASE_1, "handled", "handled", "red", "P004", 1, at(2, "10:00:00"), "P004", None, "CA-2"),
+        (CASE_1, "action_rejected", "handled", "red", "P004", 1, at(2, "10:10:00"), "P004",
+         "the verifier must not be the person who handled the case", "CA-3"),
+        (CASE_1, "verified", "verified", "red", "P004", 1, at(2, "10:20:00"), "P001", None,
+         "CA-4"),
+        (CASE_1, "closed", "closed", "red", "P004", 1, at(2, "10:30:00"), "P001", "闭环", "CA-5"),
+        (CASE_2, "opened", "open", None, "P003", 0, at(2, "23:58:00"), None,
+         "critical alarm GD-RX01 HH", None),
+        (CASE_2, "acknowledged", "acknowledged", None, "P003", 0, at(3, "00:01:00"), "P003",
+         None, "CB-1"),
+        (CASE_3, "opened", "open", "orange", "P011", 0, at(1, "08:00:00"), None,
+         "HS-02 yellow->orange", None),
+        (CASE_3, "acknowledged", "acknowledged", "orange", "P011", 0, at(1, "08:03:00"), "P011",
+         None, "CC-1"),
+        (CASE_3, "handled", "handled", "orange", "P011", 0, at(1, "09:00:00"), "P011", None,
+         "CC-2"),
+        (CASE_3, "escalated", "handled", "orange", "P005", 1, at(2, "08:00:00"), None,
+         "close overdue; escalated to P005", None),
+        (CASE_3, "verified", "verified", "orange", "P005", 1, at(2, "08:30:00"), "P005", None,
+         "CC-3"),
+        (CASE_3, "closed", "closed", "orange", "P005", 1, at(2, "09:00:00"), "P005", None,
+         "CC-4"),
+    ]  # fmt: skip
+    events, seqs = [], defaultdict(int)
+    for case_id, event, status, level, assignee, escalation, ts, actor, detail, action in steps:
+        seqs[case_id] += 1
+        subject_type, subject_code = cases[case_id]
+        events.append({
+            "event_id": hashlib.sha1(f"{case_id}:{seqs[case_id]}".encode()).hexdigest()[:20],
+            "case_id": case_id, "seq": seqs[case_id], "enterprise_code": ENTERPRISE,
+            "subject_type": subject_type, "subject_code": subject_code, "event": event,
+            "status": status, "level": level, "assignee": assignee,
+            "escalation_level": escalation, "actor": actor, "detail": detail,
+            "action_id": action, "event_time_ms": ts,
+        })  # fmt: skip
+    return events
+
+
+def case_actions() -> list[dict[str, Any]]:
+    """The operator actions on CASE_1 (CA-3, a verify by the handler, was rejected)."""
+
+    def act(action_id: str, kind: str, actor: str, clock: str, **extra: Any) -> dict[str, Any]:
+        return {"action_id": action_id, "case_id": CASE_1, "action": kind, "actor": actor,
+                "action_time_ms": at(2, clock), **extra}  # fmt: skip
+
+    return [
+        act("CA-1", "ack", "P004", "09:40:00"),
+        act("CA-2", "handle", "P004", "10:00:00", cause="LI-501 进料阀开度过大",
+            measures="关小进料阀", attachments=["file:///photos/ca-2.jpg"]),
+        act("CA-3", "verify", "P004", "10:10:00"),
+        act("CA-4", "verify", "P001", "10:20:00"),
+        act("CA-5", "close", "P001", "10:30:00", comment="闭环"),
+    ]  # fmt: skip
+
+
 def build_lake(root: Path) -> None:
     """Write the reference tables and every bronze table of the fixture under `root`."""
     from pipelines.lake.reference import write_reference_tables
@@ -524,6 +667,13 @@ def build_lake(root: Path) -> None:
     lake.append("equipment", equipment(), BATCH_1)
     for topic, records in other_records().items():
         lake.append(topic, records, BATCH_1)
+    changes = risk_levels()
+    lake.append("risk.levels", changes, BATCH_1)
+    lake.append("risk.levels", changes[1:2], BATCH_2)  # a replayed change
+    case_records = case_events()
+    lake.append("cases", case_records, BATCH_1)
+    lake.append("cases", case_records[3:4], BATCH_2)  # a replayed event
+    lake.append("case.actions", case_actions(), BATCH_1)
 
 
 def lake_settings(settings: Settings, root: Path) -> Settings:

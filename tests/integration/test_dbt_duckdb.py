@@ -22,6 +22,9 @@ from pipelines.settings import Settings
 from tests.integration.dbt_lake import (
     AS_OF,
     BATCH_3,
+    CASE_1,
+    CASE_2,
+    CASE_3,
     CST,
     DBT_DIR,
     E1,
@@ -34,6 +37,7 @@ from tests.integration.dbt_lake import (
     build_lake,
     lake_settings,
     query,
+    risk_change_id,
     utc,
 )
 
@@ -397,6 +401,112 @@ def test_dimensions_and_snapshots(built: dict[str, Any]) -> None:
         {"hazard_source_code": "HS-02", "gb18218_level": 4, "substance_count": 3,
          "substance_names_zh": "氨, 甲醇, 一甲胺"},
     ]  # fmt: skip
+
+
+@pytest.mark.integration
+def test_risk_history_is_valid_until_the_next_change(built: dict[str, Any]) -> None:
+    """GIVEN HS-01 blue -> orange -> red -> blue (the orange change landed twice), A-TF yellow and
+    the enterprise blue (a v1 record without event_id) -> red WHEN dbt builds fct_risk_levels
+    THEN each change is valid until the object's next one, the latest is current, the v1 change
+    gets the engine's id, and cause_summary lists the deducting factors, largest first."""
+    rows = query(
+        built["db"],
+        "select object_type, object_code, risk_level, previous_risk_level, valid_from, valid_to, "
+        "duration_s, is_current, cause_summary, model_version, event_id "
+        "from gold.fct_risk_levels order by object_type, object_code, valid_from_ms",
+    )
+    alarms, inherent = "gas_alarms: LI-501 H medium", "inherent_gb18218_level"
+    both = f"{alarms}, TI-501 HH medium; {inherent}"
+    e, hs = ENTERPRISE, "HS-01"
+    assert [tuple(r.values()) for r in rows] == [
+        ("area", "A-TF", "yellow", None, utc(2, "09:00:00"), None, None, True,
+         f"special_work: HW-001 hot_work level1; {inherent}", 1,
+         risk_change_id("area", "A-TF", at(2, "09:00:00"), "yellow")),
+        ("enterprise", e, "blue", None, utc(1, "10:00:00"), utc(2, "09:30:00"), 84600.0, False,
+         inherent, None, risk_change_id("enterprise", e, at(1, "10:00:00"), "blue")),
+        ("enterprise", e, "red", "blue", utc(2, "09:30:00"), None, None, True, both, 1,
+         risk_change_id("enterprise", e, at(2, "09:30:00"), "red")),
+        ("hazard_source", hs, "blue", None, utc(1, "10:00:00"), utc(2, "09:00:00"), 82800.0,
+         False, inherent, 1, risk_change_id("hazard_source", hs, at(1, "10:00:00"), "blue")),
+        ("hazard_source", hs, "orange", "blue", utc(2, "09:00:00"), utc(2, "09:30:00"), 1800.0,
+         False, f"{alarms}; {inherent}", 1,
+         risk_change_id("hazard_source", hs, at(2, "09:00:00"), "orange")),
+        ("hazard_source", hs, "red", "orange", utc(2, "09:30:00"), utc(2, "11:00:00"), 5400.0,
+         False, both, 1, risk_change_id("hazard_source", hs, at(2, "09:30:00"), "red")),
+        ("hazard_source", hs, "blue", "red", utc(2, "11:00:00"), None, None, True, inherent, 1,
+         risk_change_id("hazard_source", hs, at(2, "11:00:00"), "blue")),
+    ]  # fmt: skip
+
+
+@pytest.mark.integration
+def test_risk_color_minutes_per_plant_day_stop_at_as_of(built: dict[str, Any]) -> None:
+    """GIVEN the same history and as_of 2026-03-02 WHEN dbt builds mart_risk_color_minutes_daily
+    THEN the minutes per color are split at local midnight and the current levels count until
+    the end of 2 March (local)."""
+    rows = query(
+        built["db"],
+        "select object_type, object_code, report_date, red_minutes, orange_minutes, "
+        "yellow_minutes, blue_minutes, rated_minutes, worst_risk_level "
+        "from gold.mart_risk_color_minutes_daily order by 1, 2, 3",
+    )
+    d1, d2 = date(2026, 3, 1), date(2026, 3, 2)
+    assert [tuple(r.values()) for r in rows] == [
+        ("area", "A-TF", d2, 0.0, 0.0, 900.0, 0.0, 900.0, "yellow"),
+        ("enterprise", ENTERPRISE, d1, 0.0, 0.0, 0.0, 840.0, 840.0, "blue"),
+        ("enterprise", ENTERPRISE, d2, 870.0, 0.0, 0.0, 570.0, 1440.0, "red"),
+        ("hazard_source", "HS-01", d1, 0.0, 0.0, 0.0, 840.0, 840.0, "blue"),
+        ("hazard_source", "HS-01", d2, 90.0, 30.0, 0.0, 1320.0, 1440.0, "red"),
+    ]
+
+
+@pytest.mark.integration
+def test_cases_follow_their_events(built: dict[str, Any]) -> None:
+    """GIVEN a HS-01 case escalated, raised to red, acknowledged, handled, a rejected verify,
+    verified and closed in 90 min (an event landed twice), an enterprise case acknowledged after
+    local midnight, and a HS-02 case closed after 25 h WHEN dbt builds fct_cases THEN steps, who
+    acted, assignees, escalations, durations and closed_on_time are exact."""
+    rows = query(
+        built["db"],
+        "select case_id, subject_type, subject_code, case_status, max_risk_level, opened_date, "
+        "opened_at, acknowledged_at, acknowledged_by, handled_by, verified_by, closed_at, "
+        "closed_by, first_assignee, final_assignee, final_escalation_level, escalation_count, "
+        "level_raise_count, rejected_action_count, event_count, time_to_ack_s, time_to_close_s, "
+        "closed_on_time from gold.fct_cases order by opened_ms",
+    )
+    assert [tuple(r.values()) for r in rows] == [
+        (CASE_3, "hazard_source", "HS-02", "closed", "orange", date(2026, 3, 1),
+         utc(1, "08:00:00"), utc(1, "08:03:00"), "P011", "P011", "P005", utc(2, "09:00:00"),
+         "P005", "P011", "P005", 1, 1, 0, 0, 6, 180.0, 90000.0, False),
+        (CASE_1, "hazard_source", "HS-01", "closed", "red", date(2026, 3, 2), utc(2, "09:00:00"),
+         utc(2, "09:40:00"), "P004", "P004", "P001", utc(2, "10:30:00"), "P001", "P010", "P004",
+         1, 1, 1, 1, 8, 2400.0, 5400.0, True),
+        (CASE_2, "enterprise", ENTERPRISE, "acknowledged", None, date(2026, 3, 2),
+         utc(2, "23:58:00"), utc(3, "00:01:00"), "P003", None, None, None, None, "P003", "P003",
+         0, 0, 0, 0, 2, 180.0, None, None),
+    ]  # fmt: skip
+    events = query(built["db"], "select count(*) as n from gold.fct_case_events")
+    assert events == [{"n": 16}]
+
+
+@pytest.mark.integration
+def test_case_kpis_count_each_step_on_its_plant_day(built: dict[str, Any]) -> None:
+    """GIVEN the same cases WHEN dbt builds mart_case_kpis_daily THEN each opening,
+    acknowledgement, closure and escalation counts on the plant day it happened."""
+    rows = query(
+        built["db"],
+        "select subject_code, report_date, cases_opened, cases_acknowledged, cases_closed, "
+        "cases_closed_on_time, escalations, avg_time_to_ack_s, p50_time_to_ack_s, "
+        "avg_time_to_close_s, closed_on_time_pct from gold.mart_case_kpis_daily "
+        "order by subject_type, subject_code, report_date",
+    )
+    d1, d2, d3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
+    assert [tuple(r.values()) for r in rows] == [
+        (ENTERPRISE, d2, 1, 0, 0, 0, 0, None, None, None, None),
+        (ENTERPRISE, d3, 0, 1, 0, 0, 0, 180.0, 180.0, None, None),
+        ("HS-01", d2, 1, 1, 1, 1, 1, 2400.0, 2400.0, 5400.0, 100.0),
+        ("HS-02", d1, 1, 1, 0, 0, 0, 180.0, 180.0, None, None),
+        ("HS-02", d2, 0, 0, 1, 0, 1, None, None, 90000.0, 0.0),
+    ]
 
 
 @pytest.mark.integration

@@ -37,6 +37,11 @@ GOLD = (
     "fct_alarm_kpis_daily",
     "fct_dead_letters_daily",
     "mart_due_dates",
+    "fct_risk_levels",
+    "mart_risk_color_minutes_daily",
+    "fct_case_events",
+    "fct_cases",
+    "mart_case_kpis_daily",
 )
 
 

@@ -6,10 +6,11 @@
     'readings_dlq', 'tags_dlq', 'video_events_dlq', 'positions_dlq', 'alarms_dlq',
     'alarms_current_dlq', 'alarm_notifications_dlq', 'alarm_audit_dlq', 'alarm_kpis_dlq',
     'readings_late_dlq', 'unit_states_dlq', 'alarm_actions_dlq', 'risk_levels_dlq',
-    'work_permits_dlq', 'work_gas_analyses_dlq', 'inspections_dlq', 'hidden_dangers_dlq',
-    'certificates_dlq', 'equipment_dlq', 'dp_risk_units_dlq', 'dp_risk_events_dlq',
-    'dp_control_measures_dlq', 'dp_inspection_tasks_dlq', 'dp_inspection_records_dlq',
-    'dp_hidden_dangers_dlq', 'dp_shutdowns_dlq',
+    'risk_current_dlq', 'cases_dlq', 'cases_current_dlq', 'case_actions_dlq',
+    'case_notifications_dlq', 'work_permits_dlq', 'work_gas_analyses_dlq', 'inspections_dlq',
+    'hidden_dangers_dlq', 'certificates_dlq', 'equipment_dlq', 'dp_risk_units_dlq',
+    'dp_risk_events_dlq', 'dp_control_measures_dlq', 'dp_inspection_tasks_dlq',
+    'dp_inspection_records_dlq', 'dp_hidden_dangers_dlq', 'dp_shutdowns_dlq',
 ] %}
 
 with
