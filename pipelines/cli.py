@@ -328,7 +328,7 @@ def airflow(
 
 @app.command()
 def demo(
-    duration: Annotated[float, typer.Option(help="Seconds of simulated plant to stream.")] = 120.0,
+    duration: Annotated[float, typer.Option(help="Seconds of simulated plant to stream.")] = 200.0,
     rate: Annotated[float, typer.Option(help="Sensor readings per second.")] = 1000.0,
     malformed_rate: Annotated[float, typer.Option(help="Share of readings sent invalid.")] = 0.002,
 ) -> None:

@@ -10,8 +10,10 @@ from collections import Counter
 from pipelines.cli_support import UserError, info
 from pipelines.ingest import IngestCounts
 from pipelines.kafka_stats import committed_lag, read_since
-from pipelines.settings import Settings
+from pipelines.settings import PROJECT_ROOT, Settings
 from pipelines.simulator import TransportFaults
+
+DEMO_RISK_MODEL = PROJECT_ROOT / "pipelines" / "data" / "risk_model_demo.yaml"
 
 
 def run_demo(
@@ -30,12 +32,17 @@ def run_demo(
     info("      " + kafka.start(settings))
     ensure_topics(settings)
     start_ms = int(time.time() * 1000)
-    info("[2/5] Flink: starting the streaming alarm job in a local mini-cluster...")
-    flink.stop_job(settings, "alarms")  # a leftover job from an interrupted demo
-    flink.start_job(settings, "alarms", ["--from-timestamp-ms", str(start_ms - 1000)])
+    info("[2/5] Flink: starting the alarm job and the risk job (local mini-clusters)...")
+    for name in ("alarms", "risk"):
+        flink.stop_job(settings, name)  # a leftover job from an interrupted demo
+    from_ts = ["--from-timestamp-ms", str(start_ms - 1000)]
+    flink.start_job(settings, "alarms", from_ts)
+    flink.start_job(settings, "risk", [*from_ts, "--model-file", str(DEMO_RISK_MODEL)])
     job = flink.job_process(settings, "alarms")
-    flink.wait_until_running(settings, "alarms")
+    risk_job = flink.job_process(settings, "risk")
     try:
+        flink.wait_until_running(settings, "alarms")
+        flink.wait_until_running(settings, "risk")
         info(f"[3/5] Simulator: `mixed` scenario, {duration_s:.0f} s at {rate:.0f} readings/s...")
         faults = TransportFaults(
             duplicate_rate=malformed_rate / 2,
@@ -46,8 +53,9 @@ def run_demo(
         )
 
         def progress(at_s: float, counts: IngestCounts) -> None:
-            if job.pid() is None:
-                raise UserError(f"the alarm job stopped unexpectedly; see {job.log_file}")
+            for proc in (job, risk_job):
+                if proc.pid() is None:
+                    raise UserError(f"a job stopped unexpectedly; see {proc.log_file}")
             if int(at_s) % 15 == 0:
                 info(
                     f"      {at_s:>4.0f}/{duration_s:.0f} s"
@@ -58,14 +66,17 @@ def run_demo(
 
         counts, facts = run_simulation(
             settings, "mixed", duration_s, rate, settings.simulator.seed, faults,
-            on_progress=progress, scheduled=operator_script(settings),
+            on_progress=progress,
+            scheduled=operator_script(settings) + case_script(settings, start_ms),
         )  # fmt: skip
-        info("[4/5] Waiting for the alarm job to catch up with the readings topic...")
+        info("[4/5] Waiting for the jobs to catch up with their input topics...")
         _wait_for_job(settings, job)
+        _wait_for_risk(settings, risk_job, facts["end_ms"])
     finally:
-        info("[5/5] Stopping the alarm job and summarising...")
+        info("[5/5] Stopping the jobs and summarising...")
         flink.stop_job(settings, "alarms")
-    text = summarise(settings, start_ms, counts, facts)
+        flink.stop_job(settings, "risk")
+    text = summarise(settings, start_ms, counts, facts) + risk_summary(settings, start_ms, facts)
     if not with_lake:
         return text
     return text + "\n" + run_lake(settings)
@@ -142,6 +153,59 @@ def operator_script(settings: Settings) -> list:
         (36.0, "alarm.actions", action("GD-TF10", "H", "acknowledge", comment="现场确认泄漏")),
         (37.0, "alarm.actions", action("GD-TF10", "HH", "acknowledge")),
     ]  # fmt: skip
+
+
+def case_script(settings: Settings, start_ms: int) -> list:
+    """What the people of the 包保 chain do with the tank farm's warning case (found by lookup).
+
+    The case is left unacknowledged until it has escalated to the technical lead, who
+    acknowledges it; the operations lead records cause and measures; the technical lead
+    verifies and the principal head closes it. The synthesis unit's case is left alone, so it
+    escalates up to the principal head.
+    """
+    from pipelines.risk.service import build_case_action, current_cases
+
+    def step(action: str, actor: str, **fields) -> object:  # noqa: ANN003
+        def make(ts: int) -> dict | None:
+            cases = [c for c in current_cases(settings).values()
+                     if c["subject_code"] == "HS-01" and c["opened_ms"] >= start_ms]  # fmt: skip
+            if not cases:
+                return None
+            case = max(cases, key=lambda c: c["opened_ms"])
+            aid = f"demo-{action}-{case['case_id']}"
+            return build_case_action(
+                case["case_id"], action, actor, action_time_ms=ts, action_id=aid, **fields
+            )
+
+        return make
+
+    return [
+        (80.0, "case.actions", step("ack", "P004", comment="已通知罐区, 现场处置中")),
+        (150.0, "case.actions", step(
+            "handle", "P010",
+            cause="T-505苯储罐罐根阀法兰垫片老化泄漏 / aged gasket on T-505 root valve flange",
+            measures="紧急切断阀隔离, 倒罐, 更换垫片, 复测合格 / ESD isolation, tank emptied, "
+            "gasket replaced, gas re-tested",
+            attachments=["file:///demo/T-505-flange.jpg"],
+        )),
+        (182.0, "case.actions", step("verify", "P004", comment="现场复核合格")),
+        (186.0, "case.actions", step("close", "P001")),
+    ]  # fmt: skip
+
+
+def _wait_for_risk(settings: Settings, job, end_ms: int, timeout_s: float = 60.0) -> None:  # noqa: ANN001
+    """Wait until the risk job has read its inputs (its clock trails them by the input lag)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if job.pid() is None:
+            raise UserError(f"the risk job stopped unexpectedly; see {job.log_file}")
+        lags = [committed_lag(settings, settings.risk.consumer_group, t) for t in
+                ("alarms", "readings", "positions", "case.actions")]  # fmt: skip
+        if all(lag == 0 for lag in lags):
+            time.sleep(settings.flink.checkpoint_interval_ms / 1000)
+            return
+        time.sleep(2)
+    info("      (timed out waiting for the risk job; the summary shows what it had done)")
 
 
 def _wait_for_job(settings: Settings, job, timeout_s: float = 90.0) -> None:  # noqa: ANN001
@@ -272,5 +336,76 @@ def summarise(settings: Settings, since_ms: int, counts: IngestCounts, facts: di
         "   hazchem ingest serve               HTTP ingest for edge gateways (see README)",
         f"   job log: {settings.run_dir / 'flink' / 'flink-alarms.log'}",
         "=" * 72,
+    ]
+    return "\n".join(lines)
+
+
+def _cause_text(factor: dict) -> str:
+    named = factor.get("causes") or []
+    more = " ..." if len(named) > 4 else ""
+    return f"{factor['factor']} {factor['contribution']:+.0f}" + (
+        f" [{', '.join(named[:4])}{more}]" if named else ""
+    )
+
+
+def risk_summary(settings: Settings, start_ms: int, facts: dict) -> str:
+    """Return the four-color and case part of the summary, and whether replay reproduces it."""
+    from pipelines.plant import load_plant
+    from pipelines.risk.engine import risk_plant
+    from pipelines.risk.model import load_model
+    from pipelines.risk.replay import kafka_inputs, replay
+
+    plant = load_plant(settings.simulator.plant_file)
+    # partitions come back one after another: put the records back in event-time order
+    streamed = sorted(
+        (json.loads(v) for _ts, v in read_since(settings, "risk.levels", start_ms - 1000)),
+        key=lambda r: (r["event_time_ms"], r["object_type"], r["object_code"]),
+    )
+    cases = sorted(
+        (json.loads(v) for _ts, v in read_since(settings, "cases", start_ms - 1000)),
+        key=lambda c: (c["event_time_ms"], c["case_id"], c["seq"]),
+    )
+    t0 = facts["start_ms"]
+    lines = [
+        "",
+        " Four-color risk (model: pipelines/data/risk_model_demo.yaml, docs/risk_model.md):",
+    ]
+    for rec in streamed:
+        if rec["object_type"] == "area":
+            continue
+        name = plant.hazard_sources[rec["object_code"]].name_en if rec["object_type"] == (
+            "hazard_source") else "enterprise"  # fmt: skip
+        causes = [_cause_text(f) for f in rec["factors"] if f["contribution"]]
+        lines.append(
+            f"   +{(rec['event_time_ms'] - t0) / 1000:6.1f} s  {rec['object_code']:<18}"
+            f" {(rec['previous_level'] or '-'):>6} -> {rec['level']:<6} score {rec['score']:>5.1f}"
+            f"  {name}"
+        )
+        if causes and rec["object_type"] == "hazard_source":
+            lines.append("              because: " + "; ".join(causes))
+    lines.append(" Warning cases (预警处置闭环):")
+    for c in cases:
+        lines.append(
+            f"   +{(c['event_time_ms'] - t0) / 1000:6.1f} s  {c['case_id']:<30} {c['event']:<15}"
+            f" -> {c['assignee']}" + (f"  ({c['detail']})" if c.get("detail") else "")
+        )
+    # Replay the same inputs through the same engine: the timelines must be equal.
+    cutoff = facts["end_ms"] - settings.risk.input_lag_ms - 1000
+    inputs = list(kafka_inputs(settings, 0, cutoff, written_since_ms=start_ms - 1000))
+    model = load_model(DEMO_RISK_MODEL)
+    again = replay(inputs, risk_plant(plant), model, cutoff)
+
+    def key(recs: list[dict]) -> list[tuple]:
+        return sorted((r["event_time_ms"], r["object_code"], r["level"], r["score"]) for r in recs
+                      if r["event_time_ms"] <= cutoff)  # fmt: skip
+
+    same = key(streamed) == key([r.record for r in again if r.topic == "risk.levels"])
+    lines.append(
+        f" Replay of the same {len(inputs)} inputs (`hazchem risk replay`) reproduces the streamed"
+        f" color timeline: {'yes' if same else 'NO'} ({len(key(streamed))} changes)"
+    )
+    lines += [
+        "   hazchem cases list / show CASE      the cases and their audit trail",
+        "   hazchem risk replay --day D --source kafka   the color timeline of a day",
     ]
     return "\n".join(lines)

@@ -24,7 +24,7 @@ def run_simulation(
     realtime: bool = True,
     start_ms: int | None = None,
     on_progress: Callable[[float, IngestCounts], None] | None = None,
-    scheduled: list[tuple[float, str, Callable[[int], dict]]] | None = None,
+    scheduled: list[tuple[float, str, Callable[[int], dict | None]]] | None = None,
 ) -> tuple[IngestCounts, dict]:
     """Stream `duration_s` of simulated plant into Kafka; return counts and run facts.
 
@@ -44,7 +44,9 @@ def run_simulation(
     for i in range(ticks):
         while pending and pending[0][0] * 1000 <= (i + 1) * TICK_MS:
             at_s, topic, make = pending.pop(0)
-            producer.submit(topic, record=make(start + int(at_s * 1000)))
+            record = make(start + int(at_s * 1000))
+            if record is not None:  # None: the scripted step found nothing to act on
+                producer.submit(topic, record=record)
         for ev in sim.tick(TICK_MS):
             producer.submit(ev.topic, record=ev.record, raw=ev.raw)
             if ev.fault:

@@ -181,12 +181,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--topic-prefix", default="", help="prefix every topic name (tests)")
     parser.add_argument("--group", default=None, help="consumer group (default from settings)")
     parser.add_argument("--bounded", action="store_true", help="stop at the current end offsets")
+    parser.add_argument("--model-file", default=None, help="risk model YAML (default: settings)")
     args = parser.parse_args(argv)
 
     settings = get_settings()
     prefix = args.topic_prefix
     plant = risk_plant(load_plant(settings.simulator.plant_file))
-    model = load_model(settings.risk.model_file)
+    model = load_model(args.model_file or settings.risk.model_file)
     extra = {
         "execution.checkpointing.interval": f"{settings.flink.checkpoint_interval_ms} ms",
         "execution.checkpointing.dir": (

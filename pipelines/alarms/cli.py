@@ -246,13 +246,21 @@ def notify_command(
     idle_exit: Annotated[
         float | None, typer.Option(help="Stop after this many idle seconds.")
     ] = None,
+    topic: Annotated[
+        str,
+        typer.Option(
+            help="alarm.notifications, or case.notifications (opened/escalated warning cases)."
+        ),
+    ] = "alarm.notifications",
 ) -> None:
-    """Deliver `alarm.notifications` to a webhook (retries with backoff; failures dead-lettered)."""
+    """Deliver notifications to a webhook (retries with backoff; failures dead-lettered)."""
     from pipelines.alarms.notify import RetryPolicy, run_notifier, webhook_sender
     from pipelines.settings import get_settings
 
     settings = get_settings()
     policy = RetryPolicy(attempts=attempts)
+    if topic not in ("alarm.notifications", "case.notifications"):
+        fail(f"--topic: alarm.notifications or case.notifications, not {topic!r}")
 
     def report(record: dict, ok: bool, tries: int) -> None:
         info(
@@ -263,6 +271,9 @@ def notify_command(
     counts = run_notifier(
         settings,
         webhook_sender(webhook, policy.timeout_s),
+        topic=topic,
+        # alarms keep the group they always had, so no notification is delivered twice
+        group="hazchem-notifier" if topic == "alarm.notifications" else "hazchem-notifier-cases",
         policy=policy,
         max_idle_s=idle_exit,
         on_result=report,

@@ -166,16 +166,38 @@ def parse_model(data: Any, where: str = "risk model") -> RiskModel:
     )
 
 
-def load_model(path: Path | str | None = None) -> RiskModel:
-    """Return the risk model from a YAML file (default: the shipped model)."""
-    file = Path(path) if path else DEFAULT_MODEL_FILE
+def _merge(base: Any, override: Any) -> Any:
+    """Return base with override's keys replaced, mappings merged key by key."""
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        return {k: _merge(base.get(k), v) if k in base else v for k, v in override.items()} | {
+            k: v for k, v in base.items() if k not in override
+        }
+    return override
+
+
+def _read_yaml(file: Path, seen: tuple[Path, ...] = ()) -> Any:
+    """Return the parsed file; a `base: other.yaml` key (relative path) is merged underneath."""
+    if file in seen:
+        raise RiskModelError(f"risk model {file}: 'base' files form a cycle")
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RiskModelError(f"cannot read risk model {file}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise RiskModelError(f"risk model {file} is not valid YAML: {exc}") from None
-    return parse_model(data, str(file.name))
+    if isinstance(data, Mapping) and "base" in data:
+        overrides = {k: v for k, v in data.items() if k != "base"}
+        return _merge(_read_yaml(file.parent / str(data["base"]), (*seen, file)), overrides)
+    return data
+
+
+def load_model(path: Path | str | None = None) -> RiskModel:
+    """Return the risk model from a YAML file (default: the shipped model).
+
+    A file may start from another with `base: risk_model.yaml` and override only some keys.
+    """
+    file = Path(path) if path else DEFAULT_MODEL_FILE
+    return parse_model(_read_yaml(file), str(file.name))
 
 
 # -- scoring -----------------------------------------------------------------------------------

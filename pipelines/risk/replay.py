@@ -69,14 +69,21 @@ def lake_inputs(lake_root: str, since_ms: int, until_ms: int) -> Iterator[tuple[
                 yield kind, record
 
 
-def kafka_inputs(settings, since_ms: int, until_ms: int, prefix: str = "") -> Iterator[tuple]:  # noqa: ANN001
-    """Yield (kind, record) of every risk input in Kafka with event time in [since, until)."""
+def kafka_inputs(
+    settings, since_ms: int, until_ms: int, prefix: str = "", written_since_ms: int | None = None
+) -> Iterator[tuple]:  # noqa: ANN001
+    """Yield (kind, record) of every risk input in Kafka with event time in [since, until).
+
+    With written_since_ms, read what was written to Kafka from then on instead (as a job started
+    with --from-timestamp-ms reads), whatever its event time, up to until_ms.
+    """
     from pipelines.kafka_stats import read_since
 
     for topic, kind in TOPIC_KINDS.items():
-        for _ts, value in read_since(settings, prefix + topic, 0):
+        for _ts, value in read_since(settings, prefix + topic, written_since_ms or 0):
             record = orjson.loads(value)
-            if since_ms <= event_time(kind, record) < until_ms:
+            at = event_time(kind, record)
+            if (written_since_ms is not None or since_ms <= at) and at < until_ms:
                 yield kind, record
 
 
