@@ -59,14 +59,25 @@ def lake_inputs(lake_root: str, since_ms: int, until_ms: int) -> Iterator[tuple[
             table = DeltaTable(table_path(lake_root, table_name(topic)))
         except TableNotFoundError:
             continue
-        data = table.to_pyarrow_table(
-            columns=["_value"],
-            filters=[("event_date", ">=", first), ("event_date", "<=", last)],
-        )
-        for value in data.column("_value").to_pylist():
+        # Prune by partition, then read the files: a pyarrow dataset filter here aborts the
+        # interpreter at exit (deltalake 1.x), so the row filter is applied below instead.
+        uris = table.file_uris(
+            file_pruning_predicate=[
+                ("event_date", ">=", first.isoformat()), ("event_date", "<=", last.isoformat()),
+            ]
+        )  # fmt: skip
+        values = [v for uri in uris for v in _values(uri)]
+        for value in values:
             record = orjson.loads(value)
             if since_ms <= event_time(kind, record) < until_ms:
                 yield kind, record
+
+
+def _values(uri: str) -> list[str]:
+    import pyarrow.parquet as pq
+
+    path = uri.removeprefix("file://")
+    return pq.read_table(path, columns=["_value"]).column("_value").to_pylist()
 
 
 def kafka_inputs(
