@@ -251,22 +251,23 @@ def _check_name(config: Any) -> str:
     return f"{config.type}:{column}" if column else config.type
 
 
-def _failures(validation: Any) -> tuple[list[str], dict[int, list[str]]]:
-    """Return (failed check names, sorted) and, per failing row index, its reasons."""
-    failed: set[str] = set()
+def _failures(validation: Any) -> tuple[dict[str, str], dict[int, list[str]]]:
+    """Return the failed checks with their reasons (by check name) and, per failing row index,
+    its reasons (`check: reason`; row indexes only come with the COMPLETE result format)."""
+    failed: dict[str, str] = {}
     reasons: dict[int, list[str]] = defaultdict(list)
     for outcome in validation.results:
         if outcome.success:
             continue
         config = outcome.expectation_config
         check = _check_name(config)
-        failed.add(check)
         reason = (config.meta or {}).get("reason", check)
+        failed[check] = reason
         for index in (outcome.result or {}).get("unexpected_index_list") or []:
             row = index if isinstance(index, int) else None
             if row is not None:
                 reasons[row].append(f"{check}: {reason}")
-    return sorted(failed), reasons
+    return dict(sorted(failed.items())), reasons
 
 
 # ---------------------------------------------------------------------------------- quarantine
@@ -348,8 +349,9 @@ def _flag_batch(settings: Settings, record: dict[str, Any]) -> None:
 def run_checkpoint(settings: Settings, layer: str, tables: list[str] | None = None) -> dict:
     """Validate `layer`'s tables; return the run summary with `publish` and per-table results.
 
-    Per table: success, failed_expectations (check names), rows_checked, rows_quarantined,
-    suite, statistics. `publish` is False when any table fails.
+    Per table: success, failed_expectations (check names), failed_reasons (check -> the
+    suite's `meta.reason`), rows_checked, rows_quarantined, suite, statistics. `publish` is
+    False when any table fails.
     """
     config = load_checkpoint_config(layer)
     names = list(tables) if tables is not None else list(config["tables"])
@@ -374,6 +376,7 @@ def run_checkpoint(settings: Settings, layer: str, tables: list[str] | None = No
             entry.update(
                 success=False,
                 failed_expectations=[MISSING_TABLE_CHECK],
+                failed_reasons={MISSING_TABLE_CHECK: f"no table {layer}.{name}"},
                 rows_checked=0,
                 rows_quarantined=0,
                 statistics={},
@@ -393,7 +396,8 @@ def run_checkpoint(settings: Settings, layer: str, tables: list[str] | None = No
                     _clear_quarantine(settings, name)
             entry.update(
                 success=bool(validation.success),
-                failed_expectations=failed,
+                failed_expectations=list(failed),
+                failed_reasons=failed,
                 rows_checked=len(frame),
                 rows_quarantined=quarantined,
                 statistics=dict(validation.statistics),

@@ -4,12 +4,14 @@ GIVEN the bronze lake of tests/integration/dbt_lake.py (records valid against th
 THEN every bronze and gold suite passes; GIVEN a readings batch with a future event time, a
 %LEL value above 100 and a Kafka record landed twice THEN exactly those three expectations fail,
 the four offending rows land in `<lake>/quarantine/readings` with their reasons, the batch is
-flagged and `publish` is false.
+flagged and `publish` is false; GIVEN a gold risk level scored 120 and a case acknowledged
+before it opened THEN exactly those two gold checks fail, each reported with its reason.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +38,15 @@ def clean(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Setti
     local = lake_settings(settings, tmp_path_factory.mktemp("quality_clean"))
     build_lake(Path(local.lake.root))
     return local
+
+
+@pytest.fixture(scope="module")
+def built(clean: Settings) -> Settings:
+    """The fixture lake after `dbt build` (as_of AS_OF): gold marts in its DuckDB file."""
+    from pipelines.lake.dbt_runner import run_dbt
+
+    assert run_dbt(clean, ["build", "--vars", json.dumps({"as_of": AS_OF})]) == 0
+    return clean
 
 
 def _now_ms() -> int:
@@ -99,13 +110,11 @@ def test_clean_bronze_batch_passes_every_suite(clean: Settings) -> None:
     assert not Path(clean.lake.root, "quarantine", "readings").exists()
 
 
-def test_gold_marts_pass_keys_references_and_kpi_ranges(clean: Settings) -> None:
-    """GIVEN the fixture lake after dbt build WHEN the gold checkpoint runs THEN all 9 pass."""
-    from pipelines.lake.dbt_runner import run_dbt
+def test_gold_marts_pass_keys_references_and_kpi_ranges(built: Settings) -> None:
+    """GIVEN the fixture lake after dbt build WHEN the gold checkpoint runs THEN all 12 pass."""
     from pipelines.lake.quality import run_checkpoint
 
-    assert run_dbt(clean, ["build", "--vars", json.dumps({"as_of": AS_OF})]) == 0
-    result = run_checkpoint(clean, "gold")
+    result = run_checkpoint(built, "gold")
 
     assert result["publish"] is True
     rows = {table: (e["success"], e["rows_checked"]) for table, e in result["tables"].items()}
@@ -119,6 +128,66 @@ def test_gold_marts_pass_keys_references_and_kpi_ranges(clean: Settings) -> None
         "fct_alarm_kpis_daily": (True, 6),
         "fct_dead_letters_daily": (True, 4),
         "mart_due_dates": (True, 6),
+        # HS-01 4 changes, A-TF 1, the enterprise 2 (a replayed change is dropped)
+        "fct_risk_levels": (True, 7),
+        "fct_cases": (True, 3),
+        # HS-01 2 Mar; HS-02 1 and 2 Mar; the enterprise 2 Mar (opened) and 3 Mar (acknowledged)
+        "mart_case_kpis_daily": (True, 5),
+    }
+
+
+def test_bad_risk_level_and_case_fail_their_gold_checks_with_reasons(
+    built: Settings, settings: Settings, tmp_path: Path
+) -> None:
+    """GIVEN a copy of the built gold marts where the A-TF risk level scores 120 and CASE_1 has
+    a time to acknowledge of -60 s WHEN the new gold suites run THEN fct_risk_levels fails only
+    score_0_100 and fct_cases only time_to_ack_s_non_negative, each with its reason; the case
+    KPIs (built before the edit) still pass and publish is false."""
+    import duckdb
+
+    from pipelines.lake.quality import run_checkpoint
+    from tests.integration.dbt_lake import CASE_1
+
+    local = lake_settings(settings, tmp_path)
+    shutil.copyfile(built.lake.duckdb_path, local.lake.duckdb_path)
+    with duckdb.connect(str(local.lake.duckdb_path)) as con:
+        con.execute("update gold.fct_risk_levels set score = 120 where object_code = 'A-TF'")
+        con.execute("update gold.fct_cases set time_to_ack_s = -60 where case_id = ?", [CASE_1])
+        changed = con.execute(
+            "select (select count(*) from gold.fct_risk_levels where score > 100),"
+            " (select count(*) from gold.fct_cases where time_to_ack_s < 0)"
+        ).fetchone()
+    assert changed == (1, 1)
+
+    result = run_checkpoint(local, "gold", ["fct_risk_levels", "fct_cases", "mart_case_kpis_daily"])
+
+    assert result["publish"] is False
+    got = {
+        table: (
+            e["success"],
+            e["rows_checked"],
+            e["failed_expectations"],
+            e["failed_reasons"],
+            e["statistics"]["unsuccessful_expectations"],
+        )
+        for table, e in result["tables"].items()
+    }
+    assert got == {
+        "fct_risk_levels": (
+            False,
+            7,
+            ["score_0_100"],
+            {"score_0_100": "score outside 0-100 points"},
+            1,
+        ),
+        "fct_cases": (
+            False,
+            3,
+            ["time_to_ack_s_non_negative"],
+            {"time_to_ack_s_non_negative": "time_to_ack_s negative"},
+            1,
+        ),
+        "mart_case_kpis_daily": (True, 5, [], {}, 0),
     }
 
 
@@ -130,6 +199,9 @@ def test_gold_table_missing_fails_the_gate(settings: Settings, tmp_path: Path) -
 
     assert result["publish"] is False
     assert result["tables"]["fct_readings_1min"]["failed_expectations"] == ["table_exists"]
+    assert result["tables"]["fct_readings_1min"]["failed_reasons"] == {
+        "table_exists": "no table gold.fct_readings_1min"
+    }
 
 
 def test_bad_batch_fails_exactly_its_expectations_and_is_quarantined(
