@@ -72,6 +72,24 @@ class HazardSource:
     responsibility: dict[str, str]  # operations_lead / technical_lead / principal_head -> person_id
     substances: tuple[Substance, ...]
 
+    def grading_input(self) -> dict[str, Any]:
+        """Return this source as the input of `pipelines.hazard.gb18218.grade_unit`."""
+        return {
+            "unit_id": self.code,
+            "unit_type": self.kind,
+            "residents_within_500m": self.residents_within_500m,
+            "substances": [
+                {
+                    "name": s.name_zh,
+                    "cas_no": s.cas_no,
+                    "hazard_categories": list(s.hazard_categories),
+                    "design_max_t": s.design_max_t,
+                    "actual_t": s.actual_t,
+                }
+                for s in self.substances
+            ],
+        }
+
 
 @dataclass(frozen=True)
 class Unit:

@@ -166,23 +166,7 @@ def _json(value: Any) -> str:
 
 def _hazard_sources(plant: Plant) -> Iterable[dict[str, Any]]:
     for hs in plant.hazard_sources.values():
-        graded = grade_unit(
-            {
-                "unit_id": hs.code,
-                "unit_type": hs.kind,
-                "residents_within_500m": hs.residents_within_500m,
-                "substances": [
-                    {
-                        "name": s.name_zh,
-                        "cas_no": s.cas_no,
-                        "hazard_categories": list(s.hazard_categories),
-                        "design_max_t": s.design_max_t,
-                        "actual_t": s.actual_t,
-                    }
-                    for s in hs.substances
-                ],
-            }
-        )
+        graded = grade_unit(hs.grading_input())
         yield {
             "hazard_source_code": hs.code,
             "name": hs.name,

@@ -73,23 +73,7 @@ def risk_plant(plant: Plant) -> RiskPlant:
 
     grades: dict[str, int | None] = {}
     for hs in plant.hazard_sources.values():
-        graded = grade_unit(
-            {
-                "unit_id": hs.code,
-                "unit_type": hs.kind,
-                "residents_within_500m": hs.residents_within_500m,
-                "substances": [
-                    {
-                        "name": s.name_zh,
-                        "cas_no": s.cas_no,
-                        "hazard_categories": list(s.hazard_categories),
-                        "design_max_t": s.design_max_t,
-                        "actual_t": s.actual_t,
-                    }  # fmt: skip
-                    for s in hs.substances
-                ],
-            }
-        )
+        graded = grade_unit(hs.grading_input())
         grades[hs.code] = graded["level"]
     roles = ("operations_lead", "technical_lead", "principal_head")
     return RiskPlant(
