@@ -56,11 +56,12 @@ format: install ## Apply ruff formatting and fixes
 docs: install ## Regenerate docs/schema_catalog.md from the schema files
 	$(BIN)/hazchem schemas docs
 
-bench: install jars ## Benchmarks (simulator, alarm job on Kafka), JSON under bench/results/
+bench: install jars ## Benchmarks (simulator, alarm job, lakehouse, bronze + gold freshness), JSON under bench/results/
 	@mkdir -p bench/results
 	$(BIN)/python bench/simulator_bench.py > bench/results/simulator.json && cat bench/results/simulator.json
 	$(BIN)/python bench/alarms_bench.py > /dev/null && cat bench/results/alarms.json
 	$(BIN)/python bench/lakehouse_bench.py > /dev/null && cat bench/results/lakehouse.json
+	$(BIN)/python bench/lake_freshness_bench.py > /dev/null && cat bench/results/lake_freshness.json
 
 clean: ## Stop services and remove run state (keeps downloaded caches)
 	-$(BIN)/hazchem down
