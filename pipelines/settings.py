@@ -49,10 +49,20 @@ class FlinkSettings(BaseModel):
     checkpoint_dir: Path = PROJECT_ROOT / ".cache" / "run" / "flink" / "checkpoints"
     checkpoint_interval_ms: int = 5000
     watermark_delay_ms: int = 2000  # bounded out-of-orderness of readings within a tag
-    source_idle_timeout_ms: int = 2000
+    source_idle_timeout_ms: int = 2000  # sparse inputs (actions, unit states)
+    # A readings partition counts as idle only after this long without data. Reading a backlog,
+    # watermark alignment pauses the partitions that are ahead; a short idle timeout then lets
+    # the watermark pass the paused partitions' unread readings (they were 12-32 % late at
+    # 0.5-2 s). A plant's readings keep every partition busy, so this never delays alarms there.
+    readings_idle_timeout_ms: int = 30000
     consumer_group: str = "hazchem-alarms"
-    batch_window_ms: int = 200  # readings of a tag reach Python in event-time batches this long
+    batch_window_ms: int = 100  # readings of a tag reach Python in event-time batches this long
+    # tags are spread over this many keys: Python runs once per key and window, not per tag
+    key_buckets: int = 4
     rest_port: int = 18081  # the local mini-cluster's REST API: job state for `hazchem demo`/status
+    # how long a network buffer between operators may wait before it is sent (Flink's default is
+    # 100 ms per exchange; the alarm job has several exchanges on its latency path)
+    buffer_timeout_ms: int = 5
 
 
 class SimulatorSettings(BaseModel):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import zlib
 
 import orjson
 from pyflink.common import Row, Types
@@ -28,26 +29,39 @@ from pipelines.alarms.processor import ALARMS, Routed, TagContext, TagProcessor,
 
 KIND_UNIT_STATE, KIND_READING, KIND_ACTION = 0, 1, 2  # processing order within one instant
 
-# Ordered input rows: (kind, tag, payload, event_time_ms). For KIND_READING the payload is a batch
-# "ts:value,ts:value" of one tag's readings in one window ("n" for a missing value).
+# Ordered input rows: (kind, bucket, tag, payload, event_time_ms). Tags are spread over a few key
+# buckets, so Python runs once per bucket per window rather than once per tag: the per-call cost
+# of a Python function, not the rules, is what limits a per-tag design. For KIND_READING the
+# payload is the batch "tag|ts:value,tag|ts:value" of one bucket's readings in one window ("n" for
+# a missing value) and tag is empty; actions and unit states carry their tag and JSON payload.
 INPUT_TYPE = Types.ROW_NAMED(
-    ["kind", "tag", "payload", "event_time_ms"],
-    [Types.INT(), Types.STRING(), Types.STRING(), Types.LONG()],
+    ["kind", "bucket", "tag", "payload", "event_time_ms"],
+    [Types.INT(), Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG()],
 )
+UNKNOWN_BUCKET = "?"
 
 
-def batch_payload(readings: list[tuple[int, float | None]]) -> str:
-    """Return the batch text of (ts, value) readings, as the SQL window builds it (tests)."""
-    return ",".join(f"{ts}:{'n' if v is None else v}" for ts, v in readings)
+def bucket_of(tag: str, buckets: int) -> str:
+    """Return the key bucket of a tag (stable across processes: crc32, not hash())."""
+    return str(zlib.crc32(tag.encode()) % buckets)
 
 
-def parse_batch(payload: str) -> list[tuple[int, int, float | None]]:
-    """Return (ts, KIND_READING, value) of a batch, sorted by event time (stable)."""
-    out = []
+def batch_payload(tag: str, readings: list[tuple[int, float | None]]) -> str:
+    """Return the batch text of one tag's (ts, value) readings, as the SQL window builds it."""
+    return ",".join(f"{tag}|{ts}:{'n' if v is None else v}" for ts, v in readings)
+
+
+def parse_batch(payload: str) -> dict[str, list[tuple[int, int, float | None]]]:
+    """Return tag -> [(ts, KIND_READING, value)] of a batch, each sorted by event time (stable)."""
+    out: dict[str, list[tuple[int, int, float | None]]] = {}
     for item in payload.split(","):
-        ts, _, value = item.partition(":")
-        out.append((int(ts), KIND_READING, None if value in ("n", "") else float(value)))
-    out.sort(key=lambda r: r[0])
+        tag, _, rest = item.partition("|")
+        ts, _, value = rest.partition(":")
+        out.setdefault(tag, []).append(
+            (int(ts), KIND_READING, None if value in ("n", "") else float(value))
+        )
+    for events in out.values():
+        events.sort(key=lambda r: r[0])
     return out
 
 
@@ -72,12 +86,14 @@ def _rows(routed: list[Routed]):
 
 
 class AlarmFunction(KeyedProcessFunction):
-    """Per tag, in event-time order: feed the tag's `TagProcessor`; timers for STALE and shelves.
+    """Per key bucket, in event-time order: feed each tag's `TagProcessor`; timers for STALE and
+    shelves.
 
     Actions and unit states usually arrive before the reading batch of their window; they wait in
-    `pending` and are merged with the batch's readings by event time, or applied by a timer at
+    `pending` and are merged with their tag's readings by event time, or applied by a timer at
     their window's end when the tag sent no readings. One whose window has already closed is
-    applied at once (late, but never dropped).
+    applied at once (late, but never dropped). One event-time timer per bucket sits at the
+    earliest due time of its processors; when it fires, exactly the processors due then run.
     """
 
     def __init__(
@@ -89,23 +105,27 @@ class AlarmFunction(KeyedProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(
-            ValueStateDescriptor("processor", Types.PICKLED_BYTE_ARRAY())
+            ValueStateDescriptor("processors", Types.PICKLED_BYTE_ARRAY())
         )
         self.pending = runtime_context.get_state(
             ValueStateDescriptor("pending", Types.PICKLED_BYTE_ARRAY())
         )
         self.timer_at = runtime_context.get_state(ValueStateDescriptor("timer_at", Types.LONG()))
 
-    def _processor(self, tag: str) -> TagProcessor:
-        return self.state.value() or TagProcessor(self.configs[tag], self.contexts[tag])
+    def _processor(self, procs: dict[str, TagProcessor], tag: str) -> TagProcessor:
+        proc = procs.get(tag)
+        if proc is None:
+            proc = procs[tag] = TagProcessor(self.configs[tag], self.contexts[tag])
+        return proc
 
-    def _arm(self, proc: TagProcessor, ctx) -> None:  # noqa: ANN001
-        """Keep one timer per tag at (or before) the processor's next due time."""
-        due = proc.next_timer_ms()
+    def _save_and_arm(self, procs: dict[str, TagProcessor], ctx) -> None:  # noqa: ANN001
+        """Store the bucket's processors; keep a timer at (or before) their earliest due time."""
+        self.state.update(procs)
+        dues = [d for d in (p.next_timer_ms() for p in procs.values()) if d is not None]
         armed = self.timer_at.value()
-        if due is not None and (armed is None or due < armed):
-            ctx.timer_service().register_event_time_timer(due)
-            self.timer_at.update(due)
+        if dues and (armed is None or min(dues) < armed):
+            ctx.timer_service().register_event_time_timer(min(dues))
+            self.timer_at.update(min(dues))
 
     @staticmethod
     def _apply(proc: TagProcessor, events: list[tuple], now: int) -> list[Routed]:
@@ -120,50 +140,73 @@ class AlarmFunction(KeyedProcessFunction):
         return routed
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
-        kind, tag, payload, ts = row[0], row[1], row[2], row[3]
-        if tag not in self.configs:
-            yield UNKNOWN_TAG, f"{tag}|{ts}"
+        kind, bucket, tag, payload, ts = row[0], row[1], row[2], row[3], row[4]
+        if bucket == UNKNOWN_BUCKET or (kind != KIND_READING and tag not in self.configs):
+            yield UNKNOWN_TAG, f"{tag or payload[:200]}|{ts}"
             return
-        pending = self.pending.value() or []
+        now = int(time.time() * 1000)
+        procs = self.state.value() or {}
         if kind != KIND_READING:
             end = ts // self.window_ms * self.window_ms + self.window_ms - 1
             if end > ctx.timer_service().current_watermark():
-                pending.append((ts, kind, payload))
+                pending = self.pending.value() or []
+                pending.append((ts, kind, tag, payload))
                 self.pending.update(pending)
                 ctx.timer_service().register_event_time_timer(end)
                 return
             # Its window is already closed (an operator's clock behind the plant's): apply it
             # now rather than drop it; it is audited like any other action.
-            proc = self._processor(tag)
-            routed = self._apply(proc, [(ts, kind, payload)], int(time.time() * 1000))
-            self.state.update(proc)
-            self._arm(proc, ctx)
+            routed = self._apply(self._processor(procs, tag), [(ts, kind, payload)], now)
+            self._save_and_arm(procs, ctx)
             yield from _rows(routed)
             return
-        events = parse_batch(payload)
-        if pending:
-            events = sorted(pending + events, key=lambda e: (e[0], e[1]))
-            self.pending.clear()
-        proc = self._processor(tag)
-        routed = self._apply(proc, events, int(time.time() * 1000))
-        self.state.update(proc)
-        self._arm(proc, ctx)
+        batches = parse_batch(payload)
+        pending = self.pending.value() or []
+        merged: set[str] = set()
+        if pending:  # a waiting action or unit state joins its tag's readings, by event time
+            kept = []
+            for p_ts, p_kind, p_tag, p_payload in pending:
+                if p_tag in batches:
+                    batches[p_tag].append((p_ts, p_kind, p_payload))
+                    merged.add(p_tag)
+                else:
+                    kept.append((p_ts, p_kind, p_tag, p_payload))
+            if merged:
+                self.pending.update(kept) if kept else self.pending.clear()
+        routed: list[Routed] = []
+        for tag_, events in batches.items():
+            if tag_ not in self.configs:
+                yield UNKNOWN_TAG, f"{tag_}|{ts}"
+                continue
+            if tag_ in merged:
+                events.sort(key=lambda e: (e[0], e[1]))
+            routed += self._apply(self._processor(procs, tag_), events, now)
+        self._save_and_arm(procs, ctx)
         yield from _rows(routed)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        if self.timer_at.value() == timestamp:
+        if self.timer_at.value() is not None and self.timer_at.value() <= timestamp:
             self.timer_at.clear()
-        proc = self._processor(ctx.get_current_key())
+        procs = self.state.value() or {}
         now = int(time.time() * 1000)
         pending = self.pending.value() or []
-        due = sorted((e for e in pending if e[0] <= timestamp), key=lambda e: (e[0], e[1]))
-        routed = self._apply(proc, due, now)
+        due: dict[str, list[tuple]] = {}
+        for p_ts, p_kind, p_tag, p_payload in pending:
+            if p_ts <= timestamp:
+                due.setdefault(p_tag, []).append((p_ts, p_kind, p_payload))
+        routed: list[Routed] = []
+        for tag, events in due.items():
+            events.sort(key=lambda e: (e[0], e[1]))
+            routed += self._apply(self._processor(procs, tag), events, now)
         if due:
-            rest = [e for e in pending if e[0] > timestamp]
+            rest = [p for p in pending if p[0] > timestamp]
             self.pending.update(rest) if rest else self.pending.clear()
-        routed += proc.on_time(timestamp, now)
-        self.state.update(proc)
-        self._arm(proc, ctx)
+        for tag in sorted(procs):
+            proc = procs[tag]
+            next_due = proc.next_timer_ms()
+            if tag in due or (next_due is not None and next_due <= timestamp):
+                routed += proc.on_time(timestamp, now)
+        self._save_and_arm(procs, ctx)
         yield from _rows(routed)
 
 
@@ -254,7 +297,7 @@ def build(
     `inputs` are INPUT_TYPE rows with event-time timestamps and watermarks, ordered by event time.
     """
     routed = (
-        inputs.key_by(lambda r: r[1], key_type=Types.STRING())
+        inputs.key_by(lambda r: r[1], key_type=Types.STRING())  # the tag's key bucket
         .process(AlarmFunction(configs, contexts, window_ms), output_type=OUTPUT_TYPE)
         .name("alarm-engine")
     )
@@ -300,6 +343,7 @@ def source_ddls(
                     'scan.watermark.alignment.group' = 'readings',
                     'scan.watermark.alignment.max-drift' = '{max_drift_ms} ms',
                     'scan.watermark.alignment.update-interval' = '100 ms',
+                    'scan.watermark.idle-timeout' = '{settings.flink.readings_idle_timeout_ms} ms',
                     'format' = 'json', 'json.fail-on-missing-field' = 'false')""",
         f"""CREATE TABLE actions_src (
               payload STRING,
@@ -320,12 +364,26 @@ def source_ddls(
     ]
 
 
-def ordered_inputs_sql(contexts: dict[str, TagContext], window_ms: int) -> str:
-    """Return the query that batches readings per tag and window, beside actions and unit states.
+def bucket_sql(contexts: dict[str, TagContext], buckets: int, column: str) -> str:
+    """Return the SQL expression of a tag column's key bucket (the same as `bucket_of`)."""
+    by_bucket: dict[str, list[str]] = {}
+    for tag in sorted(contexts):
+        by_bucket.setdefault(bucket_of(tag, buckets), []).append(tag)
+    whens = " ".join(
+        f"WHEN {column} IN ({', '.join(repr(t) for t in tags)}) THEN '{b}'"
+        for b, tags in sorted(by_bucket.items())
+    )
+    return f"CASE {whens} ELSE '{UNKNOWN_BUCKET}' END"
+
+
+def ordered_inputs_sql(contexts: dict[str, TagContext], window_ms: int, buckets: int) -> str:
+    """Return the query that batches readings per key bucket and window, beside actions and unit
+    states.
 
     Batches leave the window in event-time order when the watermark closes them; actions and unit
     states pass straight through and wait in the keyed function for their window (never dropped).
     A unit state fans out to every tag of its unit (CROSS JOIN UNNEST over the plant's unit→tags).
+    A tag the plant lacks gets the bucket UNKNOWN_BUCKET and is reported, not evaluated.
     """
     by_unit: dict[str, list[str]] = {}
     for tag, c in sorted(contexts.items()):
@@ -336,21 +394,32 @@ def ordered_inputs_sql(contexts: dict[str, TagContext], window_ms: int) -> str:
     )
     window_s = f"{window_ms / 1000:.3f}"
     return f"""
-        SELECT kind, tag, payload, event_time_ms FROM (
-          SELECT {KIND_READING} AS kind, tag,
-                 LISTAGG(CONCAT(CAST(event_time_ms AS STRING), ':',
+        SELECT kind, bucket, tag, payload, event_time_ms FROM (
+          SELECT {KIND_READING} AS kind, bucket, '' AS tag,
+                 LISTAGG(CONCAT(tag, '|', CAST(event_time_ms AS STRING), ':',
                                 COALESCE(CAST(`value` AS STRING), 'n')), ',') AS payload,
                  MAX(event_time_ms) AS event_time_ms, window_time AS rt
-          FROM TABLE(TUMBLE(TABLE readings_src, DESCRIPTOR(rt), INTERVAL '{window_s}' SECOND))
-          GROUP BY tag, window_start, window_end, window_time
+          FROM TABLE(TUMBLE(TABLE readings_bucketed, DESCRIPTOR(rt), INTERVAL '{window_s}' SECOND))
+          GROUP BY bucket, window_start, window_end, window_time
           UNION ALL
-          SELECT {KIND_ACTION} AS kind, tag, payload, event_time_ms, rt FROM actions_src
+          SELECT {KIND_ACTION} AS kind, {bucket_sql(contexts, buckets, "tag")} AS bucket, tag,
+                 payload, event_time_ms, rt
+          FROM actions_src
           UNION ALL
-          SELECT {KIND_UNIT_STATE} AS kind, t.tag, payload, event_time_ms, rt
+          SELECT {KIND_UNIT_STATE} AS kind, {bucket_sql(contexts, buckets, "t.tag")} AS bucket,
+                 t.tag, payload, event_time_ms, rt
           FROM unit_states_src
           CROSS JOIN UNNEST(CASE unit_code {cases} ELSE CAST(ARRAY[''] AS ARRAY<STRING>) END)
             AS t (tag)
         )"""
+
+
+def bucketed_readings_view(contexts: dict[str, TagContext], buckets: int) -> str:
+    """Return the view of readings with their key bucket (the window groups by it)."""
+    return (
+        "CREATE TEMPORARY VIEW readings_bucketed AS "
+        f"SELECT *, {bucket_sql(contexts, buckets, 'tag')} AS bucket FROM readings_src"
+    )
 
 
 def late_readings_sql(window_ms: int) -> str:
@@ -420,6 +489,7 @@ def main(argv: list[str] | None = None) -> None:
         # partitions read a backlog at different speeds; aligned splits pause instead of letting
         # the fastest push the watermark past the others' unread readings
         "pipeline.watermark-alignment.allow-unaligned-source-splits": "false",
+        "execution.buffer-timeout.interval": f"{settings.flink.buffer_timeout_ms} ms",
         "python.fn-execution.bundle.size": "2000",
         "python.fn-execution.bundle.time": "20",
     }
@@ -453,7 +523,9 @@ def main(argv: list[str] | None = None) -> None:
     t_env.execute_sql(sink_ddl(settings, "late_sink", prefix + LATE_TOPIC))
 
     window_ms = settings.flink.batch_window_ms
-    inputs = t_env.to_data_stream(t_env.sql_query(ordered_inputs_sql(contexts, window_ms)))
+    buckets = settings.flink.key_buckets
+    t_env.execute_sql(bucketed_readings_view(contexts, buckets))
+    inputs = t_env.to_data_stream(t_env.sql_query(ordered_inputs_sql(contexts, window_ms, buckets)))
     routed, kpis, unknown = build(inputs, configs, contexts, window_ms)
     unknown.print("unknown-tag")
     t_env.create_temporary_view("routed", t_env.from_data_stream(routed.union(kpis)))

@@ -22,7 +22,7 @@ def _run_build(configs, contexts, rows):
 
     class ByEventTime(TimestampAssigner):
         def extract_timestamp(self, value, record_timestamp):
-            return value[3]
+            return value[4]
 
     env = stream_env(1)
     stream = env.from_collection(
@@ -49,7 +49,13 @@ def test_engine_lifecycle_and_kpis_run_in_flink_with_exact_outputs():
     snapshot counts the one annunciated raise."""
     from pipelines.alarms.config import TagConfig
     from pipelines.alarms.processor import TagContext
-    from streaming_jobs.alarms_job import KIND_ACTION, KIND_READING, KIND_UNIT_STATE, batch_payload
+    from streaming_jobs.alarms_job import (
+        KIND_ACTION,
+        KIND_READING,
+        KIND_UNIT_STATE,
+        batch_payload,
+        bucket_of,
+    )
 
     cfg = TagConfig.from_dict(
         {
@@ -67,8 +73,9 @@ def test_engine_lifecycle_and_kpis_run_in_flink_with_exact_outputs():
     contexts = {"PT-1": TagContext("E1", "HS1", "U1", "A1", "MPa")}
     series = [5, 10, 11, 12, 25, 9.5, 8.9, 8.0]
     readings = [(T0 + i * 1000, float(v)) for i, v in enumerate(series)]
+    key = bucket_of("PT-1", 4)
     rows = [
-        (KIND_READING, "PT-1", batch_payload(readings[w : w + 2]), T0 + w * 1000 + 1999)
+        (KIND_READING, key, "", batch_payload("PT-1", readings[w : w + 2]), T0 + w * 1000 + 1999)
         for w in range(0, 8, 2)
     ]
     ack = {
@@ -77,15 +84,15 @@ def test_engine_lifecycle_and_kpis_run_in_flink_with_exact_outputs():
         "comment": None, "shelve_duration_s": None, "cause": None, "measures": None,
         "action_time_ms": T0 + 4500,
     }  # fmt: skip
-    rows.append((KIND_ACTION, "PT-1", json.dumps(ack), T0 + 4500))
+    rows.append((KIND_ACTION, key, "PT-1", json.dumps(ack), T0 + 4500))
     unit = {
         "enterprise_code": "E1",
         "unit_code": "U1",
         "state": "maintenance",
         "event_time_ms": T0 + 8000,
     }
-    rows.append((KIND_UNIT_STATE, "PT-1", json.dumps(unit), T0 + 8000))
-    rows.sort(key=lambda r: (r[3], r[0]))
+    rows.append((KIND_UNIT_STATE, key, "PT-1", json.dumps(unit), T0 + 8000))
+    rows.sort(key=lambda r: (r[4], r[0]))
 
     out = _run_build(configs, contexts, rows)
 
