@@ -268,7 +268,7 @@ def main() -> None:
     settings = get_settings()
     log(kafka.start(settings))
     flink.fetch_jars(settings)
-    n = int(os.environ.get("HAZCHEM_BENCH_READINGS", "300000"))
+    n = int(os.environ.get("HAZCHEM_BENCH_READINGS", "600000"))
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
     results.update(sustained(settings, n))
     log("latency at 5000/s")
@@ -276,9 +276,17 @@ def main() -> None:
     results["p50_latency_ms_at_5000"] = at5000["p50_ms"]
     results["p99_latency_ms_at_5000"] = at5000["p99_ms"]
     results["latency_run_at_5000"] = at5000
-    top = int(results["sustained_readings_per_s"] * 0.8)
-    log(f"latency at 80 % of sustained ({top}/s)")
-    at_max = flapping_latency(settings, top, 45, watermark_ms=200)
+    # The backlog rate is not sustainable live here: the live producer shares the 2 cores. Step
+    # down from 80 % of it until the job keeps up (p99 within 1 s); report that rate.
+    tries = []
+    for fraction in (0.8, 0.6, 0.4, 0.25):
+        top = int(results["sustained_readings_per_s"] * fraction)
+        log(f"latency at {fraction:.0%} of sustained ({top}/s)")
+        at_max = flapping_latency(settings, top, 45, watermark_ms=200)
+        tries.append(at_max)
+        if (at_max["p99_ms"] or 1e9) <= 1000:
+            break
+    results["latency_tries_at_max"] = tries
     results["p50_latency_ms_at_max"] = at_max["p50_ms"]
     results["p99_latency_ms_at_max"] = at_max["p99_ms"]
     results["latency_run_at_max"] = at_max

@@ -57,8 +57,10 @@ class FlinkSettings(BaseModel):
     readings_idle_timeout_ms: int = 30000
     consumer_group: str = "hazchem-alarms"
     batch_window_ms: int = 100  # readings of a tag reach Python in event-time batches this long
-    # tags are spread over this many keys: Python runs once per key and window, not per tag
-    key_buckets: int = 4
+    # tags are spread over this many keys: Python runs once per key and window, not per tag.
+    # 0 = one per parallel instance (fewest calls; on this machine 1 bucket evaluates 88k/s,
+    # 2 buckets 82k/s, 4 buckets 76k/s). Set it >= parallelism on a cluster.
+    key_buckets: int = 0
     rest_port: int = 18081  # the local mini-cluster's REST API: job state for `hazchem demo`/status
     # how long a network buffer between operators may wait before it is sent (Flink's default is
     # 100 ms per exchange; the alarm job has several exchanges on its latency path)

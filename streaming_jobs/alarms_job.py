@@ -342,7 +342,7 @@ def source_ddls(
             ) WITH ('connector' = 'kafka', 'topic' = '{topics["readings"]}', {common},
                     'scan.watermark.alignment.group' = 'readings',
                     'scan.watermark.alignment.max-drift' = '{max_drift_ms} ms',
-                    'scan.watermark.alignment.update-interval' = '100 ms',
+                    'scan.watermark.alignment.update-interval' = '50 ms',
                     'scan.watermark.idle-timeout' = '{settings.flink.readings_idle_timeout_ms} ms',
                     'format' = 'json', 'json.fail-on-missing-field' = 'false')""",
         f"""CREATE TABLE actions_src (
@@ -485,7 +485,7 @@ def main(argv: list[str] | None = None) -> None:
         "rest.address": "127.0.0.1",
         "rest.bind-address": "127.0.0.1",
         "rest.port": str(settings.flink.rest_port),
-        "pipeline.auto-watermark-interval": "50 ms",
+        "pipeline.auto-watermark-interval": "20 ms",
         # partitions read a backlog at different speeds; aligned splits pause instead of letting
         # the fastest push the watermark past the others' unread readings
         "pipeline.watermark-alignment.allow-unaligned-source-splits": "false",
@@ -523,7 +523,7 @@ def main(argv: list[str] | None = None) -> None:
     t_env.execute_sql(sink_ddl(settings, "late_sink", prefix + LATE_TOPIC))
 
     window_ms = settings.flink.batch_window_ms
-    buckets = settings.flink.key_buckets
+    buckets = settings.flink.key_buckets or settings.flink.parallelism
     t_env.execute_sql(bucketed_readings_view(contexts, buckets))
     inputs = t_env.to_data_stream(t_env.sql_query(ordered_inputs_sql(contexts, window_ms, buckets)))
     routed, kpis, unknown = build(inputs, configs, contexts, window_ms)
