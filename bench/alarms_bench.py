@@ -268,7 +268,7 @@ def main() -> None:
     settings = get_settings()
     log(kafka.start(settings))
     flink.fetch_jars(settings)
-    n = int(os.environ.get("HAZCHEM_BENCH_READINGS", "600000"))
+    n = int(os.environ.get("HAZCHEM_BENCH_READINGS", "1500000"))
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
     results.update(sustained(settings, n))
     log("latency at 5000/s")
