@@ -32,6 +32,7 @@ from pipelines.plant import load_plant
 from pipelines.services import flink, kafka
 from pipelines.settings import PROJECT_ROOT, get_settings
 from pipelines.simulator import Simulator
+from pipelines.stats import percentile
 from streaming_jobs.alarms_job import JOB_TOPICS as TOPICS
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "alarms.json"
@@ -41,13 +42,6 @@ TARGETS = {"sustained_readings_per_s": 50_000, "p99_latency_ms_at_5000": 500,
 
 def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 class Run:

@@ -82,9 +82,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lakehouse_bench import percentile, stdout_to_stderr  # sibling bench module
+from lakehouse_bench import stdout_to_stderr  # sibling bench module
 
 from pipelines.settings import PROJECT_ROOT, Settings, get_settings
+from pipelines.stats import percentile
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "lake_freshness.json"
 LAKEHOUSE_RESULTS = PROJECT_ROOT / "bench" / "results" / "lakehouse.json"

@@ -42,6 +42,7 @@ from pipelines.lake.demo_queries import QUERIES
 from pipelines.lake.reference import TABLE_COLUMNS, write_reference_tables
 from pipelines.plant import load_plant
 from pipelines.settings import PROJECT_ROOT, Settings, get_settings
+from pipelines.stats import percentile
 
 sys.path.insert(0, str(PROJECT_ROOT / "tests" / "integration"))
 from dbt_lake import BronzeLake, lake_settings  # noqa: E402  (test helper module, not a package)
@@ -59,13 +60,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def _ms(moment: datetime) -> int:

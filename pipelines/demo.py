@@ -12,6 +12,7 @@ from pipelines.ingest import IngestCounts
 from pipelines.kafka_stats import committed_lag, read_since
 from pipelines.settings import PROJECT_ROOT, Settings
 from pipelines.simulator import TransportFaults
+from pipelines.stats import percentile
 
 DEMO_RISK_MODEL = PROJECT_ROOT / "pipelines" / "data" / "risk_model_demo.yaml"
 
@@ -221,14 +222,6 @@ def _wait_for_job(settings: Settings, job, timeout_s: float = 90.0) -> None:  # 
     info("      (timed out waiting; the summary shows what the job had processed)")
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    idx = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[idx]
-
-
 def collect(settings: Settings, since_ms: int) -> dict:
     """Read the demo window's alarm outputs and dead letters back from Kafka."""
 
@@ -320,8 +313,8 @@ def summarise(settings: Settings, since_ms: int, counts: IngestCounts, facts: di
     if lags:
         lines.append(
             f" End-to-end lag, reading event time -> alarm in Kafka:"
-            f" p50 {_percentile(lags, 50):.0f} ms,"
-            f" p95 {_percentile(lags, 95):.0f} ms, max {max(lags):.0f} ms"
+            f" p50 {percentile(lags, 50):.0f} ms,"
+            f" p95 {percentile(lags, 95):.0f} ms, max {max(lags):.0f} ms"
             f" (includes the {settings.flink.watermark_delay_ms} ms watermark delay)"
         )
     lines += [

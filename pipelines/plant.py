@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,9 @@ PERSON_TYPES = ("employee", "contractor", "visitor")
 UNIT_TYPES = ("production", "storage", "auxiliary")
 HAZARD_SOURCE_KINDS = ("production", "storage")
 RESPONSIBILITY_ROLES = ("operations_lead", "technical_lead", "principal_head")
+
+# The plant's local time (China Standard Time): plant days, night work.
+PLANT_TZ = timezone(timedelta(hours=8))
 
 # GB/T 50493-2019 set points: alarms must fire no later than these values.
 MAX_COMBUSTIBLE_H_PCT_LEL = 25.0

@@ -21,13 +21,13 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import orjson
 
-from pipelines.plant import Plant, Tag
+from pipelines.plant import PLANT_TZ, Plant, Tag
 
 SCENARIOS = ("normal", "leak", "overpressure", "offpost", "crowding", "mixed")
 MALFORMED_KINDS = (
@@ -56,7 +56,7 @@ FUTURE_SKEW_MS = 10 * 60_000  # future_timestamp: 10 min ahead (> the 5 min inge
 EXPIRED_AGE_MS = 9 * 86_400_000  # expired_timestamp: 9 days old (> the 8 day ingest limit)
 OVERSIZED_PAD_BYTES = 70 * 1024  # oversized: raw record above 64 KiB
 OUT_OF_ORDER_MAX_EXTRA_MS = 1_000  # out_of_order: delayed by one sample interval + up to 1 s
-LOCAL_TZ = timezone(timedelta(hours=8))  # China Standard Time, for night/holiday permits
+LOCAL_TZ = PLANT_TZ  # night/holiday permits are judged on the plant's clock
 NIGHT_HOURS = (18, 8)  # work starting at or after 18:00 or before 08:00 counts as night work
 
 # Ambient model: daily sine around AMBIENT_MEAN_C peaking at 15:00 local time.

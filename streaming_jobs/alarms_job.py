@@ -14,7 +14,6 @@ attaches the Kafka sources and sinks from settings.
 
 from __future__ import annotations
 
-import argparse
 import time
 import zlib
 
@@ -26,6 +25,7 @@ from pyflink.datastream.state import ValueStateDescriptor
 from pipelines.alarms.config import TagConfig
 from pipelines.alarms.kpi import FLOOD_MIN_RAISED, WINDOW_MS, alarm_kpis
 from pipelines.alarms.processor import ALARMS, Routed, TagContext, TagProcessor, plant_processors
+from streaming_jobs.runtime import startup_options
 
 KIND_UNIT_STATE, KIND_READING, KIND_ACTION = 0, 1, 2  # processing order within one instant
 
@@ -313,15 +313,6 @@ def build(
 # -- Kafka wiring -----------------------------------------------------------------------------
 
 
-def _startup(start_from_ms: int | None) -> str:
-    if start_from_ms is not None:
-        return (
-            "'scan.startup.mode' = 'timestamp', "
-            f"'scan.startup.timestamp-millis' = '{start_from_ms}'"
-        )
-    return "'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'"
-
-
 def source_ddls(
     settings, topics: dict[str, str], group: str, start_from_ms: int | None
 ) -> list[str]:  # noqa: ANN001
@@ -333,7 +324,7 @@ def source_ddls(
     max_drift_ms = settings.flink.watermark_delay_ms // 2
     common = (
         f"'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}', "
-        f"'properties.group.id' = '{group}', {_startup(start_from_ms)}"
+        f"'properties.group.id' = '{group}', {startup_options(start_from_ms)}"
     )
     return [
         f"""CREATE TABLE readings_src (
@@ -436,18 +427,6 @@ def late_readings_sql(window_ms: int) -> str:
                     <= CURRENT_WATERMARK(rt)"""
 
 
-def sink_ddl(settings, name: str, topic: str) -> str:  # noqa: ANN001
-    """Return the DDL of one keyed raw-JSON Kafka sink."""
-    return f"""
-        CREATE TABLE {name} (k STRING, payload STRING) WITH (
-          'connector' = 'kafka', 'topic' = '{topic}',
-          'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}',
-          'key.format' = 'raw', 'key.fields' = 'k',
-          'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY',
-          'sink.delivery-guarantee' = 'at-least-once'
-        )"""
-
-
 INPUT_TOPICS = ("readings", "alarm.actions", "unit.states")
 OUTPUT_TOPICS = ("alarms", "alarms.current", "alarm.notifications", "alarm.audit", "alarm.kpis")
 LATE_TOPIC = "readings.late"
@@ -456,55 +435,29 @@ JOB_TOPICS = (*INPUT_TOPICS, *OUTPUT_TOPICS, LATE_TOPIC)  # what a prefixed run 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the alarm job on a local mini-cluster until stopped."""
-    from pyflink.table import StreamTableEnvironment
-
     from pipelines.settings import get_settings
-    from streaming_jobs.runtime import stream_env
+    from streaming_jobs.runtime import job_parser, kafka_table_env, route_to_sinks, sink_ddl
 
-    parser = argparse.ArgumentParser(description="HazChem streaming alarm job")
-    parser.add_argument("--from-timestamp-ms", type=int, default=None)
-    parser.add_argument("--from-checkpoint", default=None, help="resume from this checkpoint path")
-    parser.add_argument("--topic-prefix", default="", help="prefix every topic name (tests)")
-    parser.add_argument("--group", default=None, help="consumer group (default from settings)")
-    parser.add_argument("--bounded", action="store_true", help="stop at the current end offsets")
-    args = parser.parse_args(argv)
-
+    args = job_parser("HazChem streaming alarm job").parse_args(argv)
     settings = get_settings()
     prefix = args.topic_prefix
     group = args.group or settings.flink.consumer_group
     configs, contexts = plant_processors(
         str(settings.simulator.plant_file) if settings.simulator.plant_file else None
     )
-    extra = {
-        "execution.checkpointing.interval": f"{settings.flink.checkpoint_interval_ms} ms",
-        "execution.checkpointing.dir": (
-            settings.flink.checkpoint_dir / (prefix or "main")
-        ).as_uri(),
-        # kept after a kill so `--from-checkpoint` resumes without losing a transition
-        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
-        "rest.address": "127.0.0.1",
-        "rest.bind-address": "127.0.0.1",
-        "rest.port": str(settings.flink.rest_port),
-        "pipeline.auto-watermark-interval": "20 ms",
-        # partitions read a backlog at different speeds; aligned splits pause instead of letting
-        # the fastest push the watermark past the others' unread readings
-        "pipeline.watermark-alignment.allow-unaligned-source-splits": "false",
-        "execution.buffer-timeout.interval": f"{settings.flink.buffer_timeout_ms} ms",
-        "python.fn-execution.bundle.size": "2000",
-        "python.fn-execution.bundle.time": "20",
-    }
-    if args.from_checkpoint:
-        extra["execution.state-recovery.path"] = args.from_checkpoint
-    env = stream_env(settings.flink.parallelism, extra)
-    connector = (
-        settings.flink.jars_dir
-        / f"flink-sql-connector-kafka-{settings.flink.kafka_connector_version}.jar"
-    )
-    env.add_jars(connector.as_uri())
-    t_env = StreamTableEnvironment.create(env)
-    conf = t_env.get_config()
-    conf.set("table.exec.source.idle-timeout", f"{settings.flink.source_idle_timeout_ms} ms")
-    conf.set("pipeline.name", "hazchem-alarms")
+    env, t_env = kafka_table_env(
+        settings, "hazchem-alarms", args, checkpoint_subdir=prefix or "main",
+        rest_port=settings.flink.rest_port, parallelism=settings.flink.parallelism,
+        extra={
+            "pipeline.auto-watermark-interval": "20 ms",
+            # partitions read a backlog at different speeds; aligned splits pause instead of
+            # letting the fastest push the watermark past the others' unread readings
+            "pipeline.watermark-alignment.allow-unaligned-source-splits": "false",
+            "execution.buffer-timeout.interval": f"{settings.flink.buffer_timeout_ms} ms",
+            "python.fn-execution.bundle.size": "2000",
+            "python.fn-execution.bundle.time": "20",
+        },
+    )  # fmt: skip
     topics = {
         "readings": prefix + "readings",
         "actions": prefix + "alarm.actions",
@@ -517,9 +470,6 @@ def main(argv: list[str] | None = None) -> None:
         ]
     for ddl in ddls:
         t_env.execute_sql(ddl)
-    sinks = {topic: f"sink_{i}" for i, topic in enumerate(OUTPUT_TOPICS)}
-    for topic, name in sinks.items():
-        t_env.execute_sql(sink_ddl(settings, name, prefix + topic))
     t_env.execute_sql(sink_ddl(settings, "late_sink", prefix + LATE_TOPIC))
 
     window_ms = settings.flink.batch_window_ms
@@ -529,11 +479,7 @@ def main(argv: list[str] | None = None) -> None:
     routed, kpis, unknown = build(inputs, configs, contexts, window_ms)
     unknown.print("unknown-tag")
     t_env.create_temporary_view("routed", t_env.from_data_stream(routed.union(kpis)))
-    statements = t_env.create_statement_set()
-    for topic, name in sinks.items():
-        statements.add_insert_sql(
-            f"INSERT INTO {name} SELECT k, payload FROM routed WHERE topic = '{topic}'"
-        )
+    statements = route_to_sinks(t_env, settings, "routed", OUTPUT_TOPICS, prefix)
     statements.add_insert_sql(f"INSERT INTO late_sink {late_readings_sql(window_ms)}")
     statements.attach_as_datastream()  # one job: SQL, Python operators and sinks together
     env.execute("hazchem-alarms")

@@ -16,8 +16,6 @@ the Kafka sources and sinks from settings.
 
 from __future__ import annotations
 
-import argparse
-
 import orjson
 from pyflink.common import Row, Types
 from pyflink.datastream import DataStream, KeyedProcessFunction, RuntimeContext
@@ -34,7 +32,8 @@ from pipelines.risk.engine import (
     input_order,
 )
 from pipelines.risk.model import RiskModel
-from streaming_jobs.alarms_job import OUTPUT_TYPE, sink_ddl
+from streaming_jobs.alarms_job import OUTPUT_TYPE
+from streaming_jobs.runtime import startup_options
 
 CLOCK = "clock"
 # Input rows: (kind, payload JSON, event_time_ms); kind is an engine input kind or "clock".
@@ -88,6 +87,7 @@ class RiskFunction(KeyedProcessFunction):
         # Behind the watermark (a producer's clock behind the plant's): apply it now, counted.
         engine = self._engine()
         engine.state.late_inputs += 1
+        print(f"late risk input #{engine.state.late_inputs}: {kind} at {ts} ms, behind the clock")
         yield from self._rows(engine, engine.on_input(kind, orjson.loads(payload)), ctx)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
@@ -121,12 +121,10 @@ def source_ddls(
     settings, topics: dict[str, str], group: str, start_from_ms: int | None, bounded: bool
 ) -> list[str]:  # noqa: ANN001
     """Return the DDL of the business inputs (one raw multi-topic source) and the readings clock."""
-    from streaming_jobs.alarms_job import _startup
-
     lag = f"INTERVAL '{settings.risk.input_lag_ms / 1000:.3f}' SECOND"
     common = (
         f"'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}', "
-        f"'properties.group.id' = '{group}', {_startup(start_from_ms)}"
+        f"'properties.group.id' = '{group}', {startup_options(start_from_ms)}"
         + (", 'scan.bounded.mode' = 'latest-offset'" if bounded else "")
     )
     business = ";".join(topics[t] for t in TOPIC_KINDS)
@@ -167,68 +165,36 @@ def inputs_sql(topics: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the risk job on a local mini-cluster until stopped."""
-    from pyflink.table import StreamTableEnvironment
-
     from pipelines.plant import load_plant
     from pipelines.risk.engine import risk_plant
     from pipelines.risk.model import load_model
     from pipelines.settings import get_settings
-    from streaming_jobs.runtime import stream_env
+    from streaming_jobs.runtime import job_parser, kafka_table_env, route_to_sinks
 
-    parser = argparse.ArgumentParser(description="HazChem streaming risk job")
-    parser.add_argument("--from-timestamp-ms", type=int, default=None)
-    parser.add_argument("--from-checkpoint", default=None, help="resume from this checkpoint path")
-    parser.add_argument("--topic-prefix", default="", help="prefix every topic name (tests)")
-    parser.add_argument("--group", default=None, help="consumer group (default from settings)")
-    parser.add_argument("--bounded", action="store_true", help="stop at the current end offsets")
+    parser = job_parser("HazChem streaming risk job")
     parser.add_argument("--model-file", default=None, help="risk model YAML (default: settings)")
     args = parser.parse_args(argv)
-
     settings = get_settings()
     prefix = args.topic_prefix
     plant = risk_plant(load_plant(settings.simulator.plant_file))
     model = load_model(args.model_file or settings.risk.model_file)
-    extra = {
-        "execution.checkpointing.interval": f"{settings.flink.checkpoint_interval_ms} ms",
-        "execution.checkpointing.dir": (
-            settings.flink.checkpoint_dir / f"risk-{prefix or 'main'}"
-        ).as_uri(),
-        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
-        "rest.address": "127.0.0.1",
-        "rest.bind-address": "127.0.0.1",
-        "rest.port": str(settings.risk.rest_port),
-        "pipeline.auto-watermark-interval": "200 ms",
-        "python.fn-execution.bundle.size": "500",
-        "python.fn-execution.bundle.time": "50",
-    }
-    if args.from_checkpoint:
-        extra["execution.state-recovery.path"] = args.from_checkpoint
-    env = stream_env(1, extra)  # one enterprise, one key: parallelism would not help
-    connector = (
-        settings.flink.jars_dir
-        / f"flink-sql-connector-kafka-{settings.flink.kafka_connector_version}.jar"
-    )
-    env.add_jars(connector.as_uri())
-    t_env = StreamTableEnvironment.create(env)
-    conf = t_env.get_config()
-    conf.set("table.exec.source.idle-timeout", f"{settings.flink.source_idle_timeout_ms} ms")
-    conf.set("pipeline.name", "hazchem-risk")
+    # one enterprise, one key: parallelism would not help
+    env, t_env = kafka_table_env(
+        settings, "hazchem-risk", args, checkpoint_subdir=f"risk-{prefix or 'main'}",
+        rest_port=settings.risk.rest_port, parallelism=1,
+        extra={
+            "pipeline.auto-watermark-interval": "200 ms",
+            "python.fn-execution.bundle.size": "500",
+            "python.fn-execution.bundle.time": "50",
+        },
+    )  # fmt: skip
     topics = {t: prefix + t for t in INPUT_TOPICS}
     group = args.group or settings.risk.consumer_group
     for ddl in source_ddls(settings, topics, group, args.from_timestamp_ms, args.bounded):
         t_env.execute_sql(ddl)
-    sinks = {topic: f"sink_{i}" for i, topic in enumerate(OUTPUT_TOPICS)}
-    for topic, name in sinks.items():
-        t_env.execute_sql(sink_ddl(settings, name, prefix + topic))
     inputs = t_env.to_data_stream(t_env.sql_query(inputs_sql(topics)))
-    routed = build(inputs, plant, model)
-    t_env.create_temporary_view("routed", t_env.from_data_stream(routed))
-    statements = t_env.create_statement_set()
-    for topic, name in sinks.items():
-        statements.add_insert_sql(
-            f"INSERT INTO {name} SELECT k, payload FROM routed WHERE topic = '{topic}'"
-        )
-    statements.attach_as_datastream()
+    t_env.create_temporary_view("routed", t_env.from_data_stream(build(inputs, plant, model)))
+    route_to_sinks(t_env, settings, "routed", OUTPUT_TOPICS, prefix).attach_as_datastream()
     env.execute("hazchem-risk")
 
 

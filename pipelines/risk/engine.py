@@ -18,7 +18,7 @@ import orjson
 
 from pipelines.alarms.processor import Routed
 from pipelines.plant import Plant
-from pipelines.risk.cases import CASE_ACTION_KINDS, CaseBook
+from pipelines.risk.cases import CaseBook
 from pipelines.risk.model import LEVEL_CODE, LEVEL_ZH, LEVELS, Exposure, RiskModel, score
 
 RISK_LEVELS = "risk.levels"
@@ -364,6 +364,3 @@ class RiskEngine:
             subject, "hazard_source" if hs else "enterprise", trigger, None, now,
             self.model.cases, chain, self.plant.enterprise_code,
         )  # fmt: skip
-
-
-__all__ = ["CASE_ACTION_KINDS", "RiskEngine", "RiskPlant", "RiskState", "risk_plant"]

@@ -7,16 +7,15 @@ given the inputs the streaming risk job read, it returns the same risk and case 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from pipelines.alarms.processor import Routed
+from pipelines.plant import PLANT_TZ
 from pipelines.risk.engine import TOPIC_KINDS, RiskEngine, RiskPlant, event_time, input_order
 from pipelines.risk.model import RiskModel
-
-PLANT_TZ = timezone(timedelta(hours=8))  # the plant day (China Standard Time), as in the marts
 
 
 def replay(
