@@ -16,8 +16,6 @@ from pathlib import Path
 from pipelines.settings import PROJECT_ROOT, Settings
 
 DAGS_FOLDER: Path = PROJECT_ROOT / "dags"
-POSTGRES_URL_ENV = "HAZCHEM_AIRFLOW__POSTGRES_URL"
-DEFAULT_POSTGRES_URL = "postgresql+psycopg2://airflow:airflow@127.0.0.1:5432/airflow"
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -29,7 +27,9 @@ def airflow_env(settings: Settings, postgres: bool = False) -> dict[str, str]:
     """Return the environment variables of the local Airflow (added to the current ones)."""
     home = airflow_home(settings)
     if postgres:
-        sql_conn = os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL)
+        from pipelines.services import postgres as postgres_service
+
+        sql_conn = settings.airflow.postgres_url or postgres_service.url(settings)
     else:
         sql_conn = f"sqlite:///{home / 'airflow.db'}"
     pythonpath = os.environ.get("PYTHONPATH", "")
@@ -63,6 +63,10 @@ def start_airflow(settings: Settings, postgres: bool = False) -> int:
     The admin password is printed by Airflow at start and kept in
     `<AIRFLOW_HOME>/simple_auth_manager_passwords.json.generated`.
     """
+    if postgres and not settings.airflow.postgres_url:
+        from pipelines.services import postgres as postgres_service
+
+        print(postgres_service.start(settings), flush=True)
     env = os.environ | airflow_env(settings, postgres)
     airflow_home(settings).mkdir(parents=True, exist_ok=True)
     print(

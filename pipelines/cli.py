@@ -49,7 +49,8 @@ _mount_optional()
 def up(
     topics: Annotated[bool, typer.Option(help="Create/sync the declared topics.")] = True,
     with_: Annotated[
-        list[str] | None, typer.Option("--with", help="Also start: trino (serves the lake).")
+        list[str] | None,
+        typer.Option("--with", help="Also start: trino (serves the lake), s3 (a local S3 server)."),
     ] = None,
 ) -> None:
     """Fetch (first time) and start the local Kafka broker, then create the declared topics."""
@@ -58,9 +59,9 @@ def up(
 
     settings = get_settings()
     extras = set(with_ or [])
-    unknown = extras - {"trino"}
+    unknown = extras - {"trino", "s3"}
     if unknown:
-        fail(f"unknown service '{sorted(unknown)[0]}' for --with (known: trino)")
+        fail(f"unknown service '{sorted(unknown)[0]}' for --with (known: s3, trino)")
     try:
         info("kafka: starting (the first run downloads the broker from Maven Central)...")
         typer.echo(kafka.start(settings))
@@ -68,6 +69,11 @@ def up(
             actions = ensure_topics(settings)
             created = sum(1 for a in actions.values() if a == "created")
             typer.echo(f"topics: {len(actions)} declared, {created} created")
+        if "s3" in extras:
+            from pipelines.services import s3
+
+            info("s3: starting (the first run builds the server with go install)...")
+            typer.echo(s3.start(settings))
         if "trino" in extras:
             from pipelines.services import trino
 
@@ -80,14 +86,11 @@ def up(
 
 def _register_lake(settings) -> None:  # noqa: ANN001
     """Register the lake's Delta tables (bronze, reference, catalog) in Trino's `lake` catalog."""
-    from pathlib import Path as _Path
-
+    from pipelines.lake.storage import delta_tables, join
     from pipelines.services import trino
 
-    root = _Path(settings.lake.root)
     for schema in ("bronze", "reference", "catalog"):
-        folder = root / schema
-        tables = {p.name: str(p) for p in sorted(folder.glob("*")) if (p / "_delta_log").exists()}
+        tables = delta_tables(settings, join(settings.lake.root, schema))
         if tables:
             added = trino.register_delta_tables(settings, schema, tables)
             typer.echo(f"trino: {schema}: {len(tables)} tables ({len(added)} newly registered)")
@@ -95,7 +98,7 @@ def _register_lake(settings) -> None:  # noqa: ANN001
 
 @app.command()
 def down() -> None:
-    """Stop the streaming jobs and the local Kafka broker (data is kept)."""
+    """Stop the jobs, Trino, the local S3 and PostgreSQL servers and Kafka (data is kept)."""
     from pipelines.services import flink, kafka
 
     settings = get_settings()
@@ -105,6 +108,10 @@ def down() -> None:
     from pipelines.services import trino
 
     typer.echo(trino.stop(settings))
+    from pipelines.services import postgres, s3
+
+    typer.echo(s3.stop(settings))
+    typer.echo(postgres.stop(settings))
     typer.echo(kafka.stop(settings))
 
 
@@ -315,7 +322,13 @@ def ingest_serve(
 
 @app.command()
 def airflow(
-    postgres: Annotated[bool, typer.Option(help="Use PostgreSQL instead of SQLite.")] = False,
+    postgres: Annotated[
+        bool,
+        typer.Option(
+            help="Use PostgreSQL instead of SQLite: HAZCHEM_AIRFLOW__POSTGRES_URL, or a local "
+            "server started from Debian's postgresql package."
+        ),
+    ] = False,
 ) -> None:
     """Start the Airflow UI and scheduler locally with the project's DAGs (Ctrl-C stops it)."""
     from pipelines.airflow_local import start_airflow

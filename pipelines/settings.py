@@ -96,6 +96,39 @@ class RiskSettings(BaseModel):
     rest_port: int = 18082  # REST API of the risk job's own local mini-cluster
 
 
+class S3Settings(BaseModel):
+    """S3-compatible object storage, used when the lake root is an `s3://bucket/prefix` URI.
+
+    `local` and `ci` point at the S3-compatible server `hazchem up --with s3` runs on this machine
+    (gofakes3, a stand-in for development and tests); `cluster` uses AWS S3 (or the `endpoint`
+    given) with credentials from the keys below or, when they are empty, the AWS default chain.
+    """
+
+    endpoint: str | None = "http://127.0.0.1:19000"
+    region: str = "us-east-1"
+    access_key: str = "hazchem"
+    secret_key: str = "hazchem-local-only"
+    path_style: bool = True  # bucket in the path (S3-compatible servers), not in the host name
+    # the local server: github.com/johannesboyne/gofakes3 built with `go install`, bolt backend
+    server_module: str = "github.com/johannesboyne/gofakes3/cmd/gofakes3"
+    server_version: str = "v1.2.0"
+    server_data_dir: Path = PROJECT_ROOT / ".cache" / "run" / "s3"
+
+
+class AirflowSettings(BaseModel):
+    """Local Airflow (`hazchem airflow`): SQLite by default, PostgreSQL with `--postgres`."""
+
+    # `--postgres` uses this database; unset: the local server `hazchem airflow --postgres`
+    # starts from Debian's postgresql package (pipelines/services/postgres.py)
+    postgres_url: str | None = None
+    pg_bin_dir: Path | None = None  # None: the newest /usr/lib/postgresql/<N>/bin
+    pg_data_dir: Path = PROJECT_ROOT / ".cache" / "run" / "postgres"
+    pg_port: int = 15432
+    pg_user: str = "airflow"
+    pg_password: str = "airflow"
+    pg_database: str = "airflow"
+
+
 class TrinoSettings(BaseModel):
     """Trino coordinator (single node) serving the lake's Delta tables."""
 
@@ -124,6 +157,8 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
     trino: TrinoSettings = Field(default_factory=TrinoSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    airflow: AirflowSettings = Field(default_factory=AirflowSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
 
     def model_post_init(self, __context: object) -> None:
@@ -136,9 +171,23 @@ class Settings(BaseSettings):
                 self.kafka.controller_port = 29093
             if "data_dir" not in self.kafka.model_fields_set:
                 self.kafka.data_dir = self.run_dir / "kafka-ci" / "data"
+            if "endpoint" not in self.s3.model_fields_set:
+                self.s3.endpoint = "http://127.0.0.1:29000"
+            if "server_data_dir" not in self.s3.model_fields_set:
+                self.s3.server_data_dir = self.run_dir / "s3-ci"
+            if "pg_port" not in self.airflow.model_fields_set:
+                self.airflow.pg_port = 25432
+            if "pg_data_dir" not in self.airflow.model_fields_set:
+                self.airflow.pg_data_dir = self.run_dir / "postgres-ci"
         elif self.profile == "cluster":
             if "manage" not in self.kafka.model_fields_set:
                 self.kafka.manage = False
+            # AWS S3 and the default credential chain unless the environment says otherwise
+            for key in ("endpoint", "access_key", "secret_key"):
+                if key not in self.s3.model_fields_set:
+                    setattr(self.s3, key, None if key == "endpoint" else "")
+            if "path_style" not in self.s3.model_fields_set:
+                self.s3.path_style = False
 
 
 @cache

@@ -33,6 +33,34 @@ def kafka(settings):
         kafka_service.stop(settings)
 
 
+@pytest.fixture(scope="session")
+def trino(settings):
+    """A running Trino coordinator: started for the session when not up, stopped only if we
+    started it."""
+    from pipelines.services import trino as trino_service
+
+    was_running = trino_service.is_healthy(settings)
+    if not was_running:
+        trino_service.start(settings)
+    yield settings
+    if not was_running:
+        trino_service.stop(settings)
+
+
+@pytest.fixture(scope="session")
+def s3(settings):
+    """The local S3-compatible server (gofakes3): started for the session when not up, stopped
+    only if we started it."""
+    from pipelines.services import s3 as s3_service
+
+    was_running = s3_service.is_healthy(settings)
+    if not was_running:
+        s3_service.start(settings)
+    yield settings
+    if not was_running:
+        s3_service.stop(settings)
+
+
 def _wait_for_leaders(admin, names: list[str], timeout_s: float = 30.0) -> None:
     """Block until every partition of the new topics has a leader (creation is asynchronous)."""
     import time

@@ -451,12 +451,18 @@ def publish_catalog(settings: Settings, docs_dir: Path | None = DOCS_CATALOG_DIR
     """
     from deltalake import write_deltalake
 
+    from pipelines.lake.storage import delta_storage_options
+
     catalog = build_catalog(settings)
     written: list[str] = []
     for table in CATALOG_TABLES:
         path = catalog_path(settings, table)
         write_deltalake(
-            path, _arrow(catalog[table], table), mode="overwrite", schema_mode="overwrite"
+            path,
+            _arrow(catalog[table], table),
+            mode="overwrite",
+            schema_mode="overwrite",
+            storage_options=delta_storage_options(settings),
         )
         written.append(path)
     out = Path(settings.cache_dir) / "run" / "catalog"

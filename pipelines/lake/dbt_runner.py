@@ -2,8 +2,9 @@
 
 `run_dbt(settings, ["build"])` is the one way the platform (CLI, Airflow, tests) invokes dbt: it
 exports the environment variables `dbt_project/profiles.yml` and the sources read (lake root,
-DuckDB file, Trino host/port/catalog), points dbt at the project and profiles by path, keeps
-dbt's target/ and logs/ under the cache directory, and returns dbt's exit code.
+DuckDB file, Trino host/port/catalog, S3 endpoint and keys), points dbt at the project and
+profiles by path, keeps dbt's target/ and logs/ under the cache directory, and returns dbt's
+exit code.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def dbt_env(settings: Settings, target: str = "duckdb") -> dict[str, str]:
         "HAZCHEM_TRINO__HOST": settings.trino.host,
         "HAZCHEM_TRINO__PORT": str(settings.trino.port),
         "HAZCHEM_TRINO__CATALOG": settings.trino.catalog,
+        # an s3:// lake root: how dbt-duckdb's Delta plugin reaches the bucket
+        "HAZCHEM_S3__ENDPOINT": settings.s3.endpoint or "",
+        "HAZCHEM_S3__REGION": settings.s3.region,
+        "HAZCHEM_S3__ACCESS_KEY": settings.s3.access_key,
+        "HAZCHEM_S3__SECRET_KEY": settings.s3.secret_key,
+        "HAZCHEM_S3__PATH_STYLE": str(settings.s3.path_style).lower(),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_TARGET_PATH": str(dbt_home / "target"),

@@ -23,6 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.lake.bronze_schema import PARTITION_COLUMN
+from pipelines.lake.storage import (
+    arrow_filesystem,
+    delta_storage_options,
+    delta_tables,
+    is_s3,
+    join,
+)
 from pipelines.settings import Settings, get_settings
 
 MONITORING_RETENTION_DAYS = 30  # readings, alarms, video, positions, …: ≥ 30 days
@@ -124,12 +131,9 @@ def _rows_before(table: Any, cutoff: date) -> int:
     return total
 
 
-def bronze_tables(lake_root: str) -> dict[str, str]:
-    """Return {table: path} of every Delta table under `<lake_root>/bronze` (local lake only)."""
-    root = Path(str(lake_root)) / BRONZE_DIR
-    if not root.is_dir():
-        return {}
-    return {p.name: str(p) for p in sorted(root.iterdir()) if (p / "_delta_log").is_dir()}
+def bronze_tables(settings: Settings) -> dict[str, str]:
+    """Return {table: location} of every Delta table under `<lake root>/bronze`."""
+    return delta_tables(settings, join(settings.lake.root, BRONZE_DIR))
 
 
 def maintain_bronze(
@@ -141,7 +145,7 @@ def maintain_bronze(
     dry_run: bool = False,
 ) -> list[TableMaintenance]:
     """Maintain every bronze table (or the named ones) with its retention; return the reports."""
-    found = bronze_tables(settings.lake.root)
+    found = bronze_tables(settings)
     names = list(found) if tables is None else list(tables)
     missing = [n for n in names if n not in found]
     if missing:
@@ -153,6 +157,7 @@ def maintain_bronze(
             today,
             vacuum_retention_hours=vacuum_retention_hours,
             dry_run=dry_run,
+            storage_options=delta_storage_options(settings),
         )
         for name in names
     ]
@@ -162,8 +167,10 @@ def lake_counts(settings: Settings) -> dict[str, dict[str, int]]:
     """Return row counts: bronze tables (Delta log statistics) and gold tables (DuckDB file)."""
     from deltalake import DeltaTable
 
+    options = delta_storage_options(settings)
     bronze = {
-        name: DeltaTable(path).count() for name, path in bronze_tables(settings.lake.root).items()
+        name: DeltaTable(path, storage_options=options).count()
+        for name, path in bronze_tables(settings).items()
     }
     gold: dict[str, int] = {}
     duckdb_path = Path(settings.lake.duckdb_path)
@@ -187,11 +194,17 @@ def publish_marker(settings: Settings, run_id: str) -> dict[str, Any]:
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "counts": lake_counts(settings),
     }
-    path = Path(str(settings.lake.root)) / PUBLISHED_MARKER
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    text = json.dumps(marker, indent=2, sort_keys=True) + "\n"
+    if is_s3(settings.lake.root):  # one PUT: an object appears whole
+        filesystem, path = arrow_filesystem(settings, join(settings.lake.root, PUBLISHED_MARKER))
+        with filesystem.open_output_stream(path) as out:
+            out.write(text.encode())
+        return marker
+    local = Path(str(settings.lake.root)) / PUBLISHED_MARKER
+    local.parent.mkdir(parents=True, exist_ok=True)
+    tmp = local.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(local)
     return marker
 
 

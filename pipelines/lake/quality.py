@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines.lake.storage import delta_storage_options, read_delta
 from pipelines.settings import PROJECT_ROOT, Settings, get_settings
 
 DATA_QUALITY_DIR: Path = PROJECT_ROOT / "data_quality"
@@ -101,13 +102,12 @@ def latest_results(settings: Settings) -> dict[str, dict[str, Any]]:
 
 def _bronze_table(settings: Settings, table: str) -> Any | None:
     """Return a bronze table as an Arrow table, or None when it does not exist."""
-    from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
     from pipelines.lake.bronze_schema import table_path
 
     try:
-        return DeltaTable(table_path(settings.lake.root, table)).to_pyarrow_table()
+        return read_delta(settings, table_path(settings.lake.root, table))
     except TableNotFoundError:
         return None
 
@@ -302,7 +302,11 @@ def _quarantine(
     # The quarantine holds the table's currently failing rows: validation covers the whole
     # (append-only) bronze table, so a row that still fails reappears on every run.
     write_deltalake(
-        quarantine_path(settings, table), picked, mode="overwrite", schema_mode="overwrite"
+        quarantine_path(settings, table),
+        picked,
+        mode="overwrite",
+        schema_mode="overwrite",
+        storage_options=delta_storage_options(settings),
     )
     return n
 
@@ -313,7 +317,9 @@ def _clear_quarantine(settings: Settings, table: str) -> None:
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        DeltaTable(quarantine_path(settings, table)).delete()
+        DeltaTable(
+            quarantine_path(settings, table), storage_options=delta_storage_options(settings)
+        ).delete()
     except TableNotFoundError:
         return
 
@@ -340,6 +346,7 @@ def _flag_batch(settings: Settings, record: dict[str, Any]) -> None:
         quarantine_path(settings, FLAGGED_BATCHES_TABLE),
         pa.Table.from_pylist([record], schema=schema),
         mode="append",
+        storage_options=delta_storage_options(settings),
     )
 
 

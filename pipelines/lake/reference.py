@@ -378,9 +378,13 @@ def write_reference_tables(
 
 def main(settings: Settings | None = None) -> dict[str, int]:
     """Write the reference tables of the configured plant under the configured lake root."""
+    from pipelines.lake.storage import delta_storage_options
+
     settings = settings or get_settings()
     plant = load_plant(settings.simulator.plant_file)
-    counts = write_reference_tables(settings.lake.root, plant)
+    counts = write_reference_tables(
+        settings.lake.root, plant, storage_options=delta_storage_options(settings)
+    )
     for name, n in counts.items():
         print(f"reference.{name}: {n} rows -> {table_path(settings.lake.root, name)}")
     return counts

@@ -117,7 +117,7 @@ def replay_command(
         fail(f"--source: lake or kafka, not {source!r}")
     try:
         if source == "lake":
-            inputs = list(lake_inputs(settings.lake.root, state_from, end_ms))
+            inputs = list(lake_inputs(settings, state_from, end_ms))
         else:
             inputs = list(kafka_inputs(settings, state_from, end_ms))
     except Exception as exc:  # noqa: BLE001 - a missing lake or broker is one line

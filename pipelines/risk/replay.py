@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -16,6 +16,9 @@ from pipelines.alarms.processor import Routed
 from pipelines.plant import PLANT_TZ
 from pipelines.risk.engine import TOPIC_KINDS, RiskEngine, RiskPlant, event_time, input_order
 from pipelines.risk.model import RiskModel
+
+if TYPE_CHECKING:
+    from pipelines.settings import Settings
 
 
 def replay(
@@ -44,39 +47,28 @@ def plant_day_bounds(day: date) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int((start + timedelta(days=1)).timestamp() * 1000)
 
 
-def lake_inputs(lake_root: str, since_ms: int, until_ms: int) -> Iterator[tuple[str, dict]]:
+def lake_inputs(settings: Settings, since_ms: int, until_ms: int) -> Iterator[tuple[str, dict]]:
     """Yield (kind, record) of every risk input kept in the bronze tables in [since, until)."""
-    from deltalake import DeltaTable
+    import pyarrow.dataset as pa_ds
     from deltalake.exceptions import TableNotFoundError
 
-    from pipelines.lake.bronze_schema import table_name, table_path
+    from pipelines.lake.bronze_schema import PARTITION_COLUMN, table_name, table_path
+    from pipelines.lake.storage import read_delta
 
     first = datetime.fromtimestamp(since_ms / 1000, UTC).date() - timedelta(days=1)
     last = datetime.fromtimestamp(until_ms / 1000, UTC).date() + timedelta(days=1)
+    days = (pa_ds.field(PARTITION_COLUMN) >= first) & (pa_ds.field(PARTITION_COLUMN) <= last)
     for topic, kind in TOPIC_KINDS.items():
         try:
-            table = DeltaTable(table_path(lake_root, table_name(topic)))
+            table = read_delta(
+                settings, table_path(settings.lake.root, table_name(topic)), ["_value"], days
+            )
         except TableNotFoundError:
             continue
-        # Prune by partition, then read the files: a pyarrow dataset filter here aborts the
-        # interpreter at exit (deltalake 1.x), so the row filter is applied below instead.
-        uris = table.file_uris(
-            file_pruning_predicate=[
-                ("event_date", ">=", first.isoformat()), ("event_date", "<=", last.isoformat()),
-            ]
-        )  # fmt: skip
-        values = [v for uri in uris for v in _values(uri)]
-        for value in values:
+        for value in table.column("_value").to_pylist():
             record = orjson.loads(value)
             if since_ms <= event_time(kind, record) < until_ms:
                 yield kind, record
-
-
-def _values(uri: str) -> list[str]:
-    import pyarrow.parquet as pq
-
-    path = uri.removeprefix("file://")
-    return pq.read_table(path, columns=["_value"]).column("_value").to_pylist()
 
 
 def kafka_inputs(

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.cli_support import UserError
+from pipelines.lake.storage import is_s3, spark_config
 from pipelines.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 POM = PROJECT_ROOT / "infra" / "spark" / "pom.xml"
+S3_POM = PROJECT_ROOT / "infra" / "spark" / "s3" / "pom.xml"  # only for an s3:// lake root
 _STAMP = ".pom.sha256"  # hash of the pom the cached jars were fetched for
 _MVN_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 
@@ -40,31 +42,39 @@ def expected_jars(pom: Path = POM) -> list[str]:
     return names
 
 
-def fetch_jars(settings: Settings) -> list[Path]:
-    """Download the Kafka connector and Delta jars with Maven into the cache; return their paths."""
-    target = Path(settings.lake.spark_jars_dir)
-    digest = hashlib.sha256(POM.read_bytes()).hexdigest()
-    jars = [target / name for name in expected_jars()]
+def _fetch(pom: Path, target: Path, what: str) -> list[Path]:
+    """Copy the jars `pom` lists into `target` with Maven (no-op when the cache matches)."""
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+    jars = [target / name for name in expected_jars(pom)]
     stamp = target / _STAMP
     if stamp.exists() and stamp.read_text().strip() == digest and all(j.exists() for j in jars):
         return jars
     if shutil.which("mvn") is None:
-        raise UserError("mvn not found: install Maven (apt-get install maven) to fetch Spark jars")
+        raise UserError(f"mvn not found: install Maven (apt-get install maven) to fetch {what}")
     # Start clean so an old Delta or Kafka version never sits on the classpath next to the new one.
     if target.exists():
         for old in target.glob("*.jar"):
             old.unlink()
     target.mkdir(parents=True, exist_ok=True)
     cmd = [
-        "mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
+        "mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
         "-DincludeScope=runtime", f"-DoutputDirectory={target}",
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True)
     missing = [j.name for j in jars if not j.exists()]
     if result.returncode != 0 or missing:
         tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or [f"missing {missing}"]
-        raise UserError(f"fetching Spark jars (Kafka connector, Delta) with mvn failed: {tail[0]}")
+        raise UserError(f"fetching {what} with mvn failed: {tail[0]}")
     stamp.write_text(digest + "\n")
+    return jars
+
+
+def fetch_jars(settings: Settings) -> list[Path]:
+    """Download the Kafka connector and Delta jars (and s3a for an S3 lake); return their paths."""
+    target = Path(settings.lake.spark_jars_dir)
+    jars = _fetch(POM, target, "Spark jars (Kafka connector, Delta)")
+    if is_s3(settings.lake.root):
+        jars += _fetch(S3_POM, target / "s3", "Spark's S3 connector (hadoop-aws, AWS SDK)")
     return jars
 
 
@@ -89,6 +99,7 @@ def session_config(settings: Settings, jars: list[Path]) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.warehouse.dir": str(settings.run_dir / "spark" / "warehouse"),
+        **spark_config(settings),
     }
 
 

@@ -17,6 +17,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from pipelines.cli_support import UserError
+from pipelines.lake.storage import trino_catalog_properties
 from pipelines.services.process import ManagedProcess
 from pipelines.settings import PROJECT_ROOT, Settings
 
@@ -143,6 +144,10 @@ def write_config(settings: Settings) -> Path:
     for stale in catalog_dir.glob("*.properties"):
         stale.unlink()
     catalog = _render("catalog/delta_lake.properties.template", **values)
+    s3_lines = trino_catalog_properties(settings)
+    if s3_lines:
+        catalog += "# S3 (HAZCHEM_S3__*): tables whose location is an s3:// URI\n"
+        catalog += "\n".join(s3_lines) + "\n"
     (catalog_dir / f"{settings.trino.catalog}.properties").write_text(catalog)
     return etc
 

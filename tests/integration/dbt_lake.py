@@ -47,19 +47,20 @@ def utc(day: int, clock: str) -> datetime:
 class BronzeLake:
     """Collects records per topic and writes them as bronze Delta tables (docs/lakehouse.md)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path | str, storage_options: dict[str, str] | None = None) -> None:
         from pipelines.lake.bronze_schema import bronze_specs
         from pipelines.schema_registry import SchemaRegistry
         from pipelines.topics import load_topics
 
-        self.root = root
+        self.root = str(root).rstrip("/")  # a folder or an s3:// URI
+        self.storage_options = storage_options
         self.registry = SchemaRegistry.load()
         self.topics = {t.name: t for t in load_topics()}
         self.specs = {s.topic: s for s in bronze_specs(self.topics.values(), self.registry)}
         self.offsets: dict[tuple[str, int], int] = defaultdict(int)
 
     def path(self, topic: str) -> str:
-        return str(self.root / "bronze" / self.specs[topic].table)
+        return f"{self.root}/bronze/{self.specs[topic].table}"
 
     def create_all(self) -> None:
         """Create every bronze table, empty, as the bronze job does on start."""
@@ -67,7 +68,10 @@ class BronzeLake:
 
         for topic in self.specs:
             DeltaTable.create(
-                self.path(topic), self._arrow_schema(topic), partition_by=["event_date"]
+                self.path(topic),
+                self._arrow_schema(topic),
+                partition_by=["event_date"],
+                storage_options=self.storage_options,
             )
 
     def _arrow_schema(self, topic: str) -> Any:
@@ -131,7 +135,13 @@ class BronzeLake:
             )
             rows.append(row)
         table = pa.Table.from_pylist(rows, schema=self._arrow_schema(topic))
-        write_deltalake(self.path(topic), table, mode="append", partition_by=["event_date"])
+        write_deltalake(
+            self.path(topic),
+            table,
+            mode="append",
+            partition_by=["event_date"],
+            storage_options=self.storage_options,
+        )
 
 
 def _ms(moment: datetime) -> int:
@@ -642,12 +652,12 @@ def case_actions() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def build_lake(root: Path) -> None:
+def build_lake(root: Path | str, storage_options: dict[str, str] | None = None) -> BronzeLake:
     """Write the reference tables and every bronze table of the fixture under `root`."""
     from pipelines.lake.reference import write_reference_tables
 
-    write_reference_tables(str(root), loaded_at=BATCH_1)
-    lake = BronzeLake(root)
+    write_reference_tables(str(root), loaded_at=BATCH_1, storage_options=storage_options)
+    lake = BronzeLake(root, storage_options)
     lake.create_all()
     lake.append("readings", READINGS, BATCH_1)
     lake.append("readings", RESENT_READINGS, BATCH_2)
@@ -674,6 +684,7 @@ def build_lake(root: Path) -> None:
     lake.append("cases", case_records, BATCH_1)
     lake.append("cases", case_records[3:4], BATCH_2)  # a replayed event
     lake.append("case.actions", case_actions(), BATCH_1)
+    return lake
 
 
 def lake_settings(settings: Settings, root: Path) -> Settings:

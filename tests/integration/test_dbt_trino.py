@@ -45,17 +45,6 @@ GOLD = (
 )
 
 
-@pytest.fixture(scope="session")
-def trino(settings: Settings) -> Iterator[Settings]:
-    """A running coordinator: started for the session when not up, stopped only if we started it."""
-    was_running = trino_service.is_healthy(settings)
-    if not was_running:
-        trino_service.start(settings)
-    yield settings
-    if not was_running:
-        trino_service.stop(settings)
-
-
 def _execute(settings: Settings, sql: str) -> list[list[Any]]:
     with closing(trino_service.connect(settings)) as conn:
         cur = conn.cursor()
@@ -140,13 +129,18 @@ def _rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(normal, key=lambda r: [(v is None, str(v)) for v in r.values()])
 
 
-def _trino_rows(settings: Settings, relation: str) -> list[dict[str, Any]]:
+def _trino_query(settings: Settings, sql: str) -> list[dict[str, Any]]:
+    """Rows of a query on Trino, as dicts."""
     with closing(trino_service.connect(settings)) as conn:
         cur = conn.cursor()
-        cur.execute(f"SELECT * FROM {relation}")
+        cur.execute(sql)
         rows = cur.fetchall()
         names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _trino_rows(settings: Settings, relation: str) -> list[dict[str, Any]]:
+    return _trino_query(settings, f"SELECT * FROM {relation}")
 
 
 def test_dbt_builds_on_both_targets(both_targets: dict) -> None:

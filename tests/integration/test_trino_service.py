@@ -23,17 +23,6 @@ READINGS = {
 }
 
 
-@pytest.fixture(scope="session")
-def trino(settings: Settings):
-    """A running coordinator: started for the session when not up, stopped only if we started it."""
-    was_running = trino_service.is_healthy(settings)
-    if not was_running:
-        trino_service.start(settings)
-    yield settings
-    if not was_running:
-        trino_service.stop(settings)
-
-
 @pytest.fixture(scope="module")
 def lake_table(trino: Settings, tmp_path_factory: pytest.TempPathFactory):
     """A small bronze-like Delta table in a temporary lake root, registered in a unique schema."""
