@@ -60,7 +60,8 @@ bench: install jars ## Benchmarks (simulator, alarm job, lakehouse, bronze + gol
 	@mkdir -p bench/results
 	$(BIN)/python bench/simulator_bench.py > bench/results/simulator.json && cat bench/results/simulator.json
 	$(BIN)/python bench/alarms_bench.py > /dev/null && cat bench/results/alarms.json
-	$(BIN)/python bench/lakehouse_bench.py > /dev/null && cat bench/results/lakehouse.json
+	HAZCHEM_TRINO__HEAP=4g HAZCHEM_TRINO__QUERY_MEMORY=2560MB \
+		$(BIN)/python bench/lakehouse_bench.py > /dev/null && cat bench/results/lakehouse.json
 	$(BIN)/python bench/lake_freshness_bench.py > /dev/null && cat bench/results/lake_freshness.json
 
 clean: ## Stop services and remove run state (keeps downloaded caches)

@@ -137,6 +137,9 @@ class TrinoSettings(BaseModel):
     port: int = 18080
     java_home: Path = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
     heap: str = "2g"
+    # per query and node; + 512MB headroom must fit in the heap (`make bench` uses 4g / 2560MB
+    # so dbt's full build of a simulated week fits)
+    query_memory: str = "512MB"
     home: Path = PROJECT_ROOT / ".cache" / "trino"
     catalog: str = "lake"
 

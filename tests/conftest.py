@@ -11,6 +11,17 @@ import pytest
 os.environ.setdefault("HAZCHEM_PROFILE", "ci")
 
 
+def _running(service, settings):
+    """Yield the settings with a local service up: started when it is not running, stopped
+    afterwards only if it was started here (a developer's running service is left alone)."""
+    was_running = service.is_healthy(settings)
+    if not was_running:
+        service.start(settings)
+    yield settings
+    if not was_running:
+        service.stop(settings)
+
+
 @pytest.fixture(scope="session")
 def settings():
     """Settings of the test profile (`ci` unless HAZCHEM_PROFILE says otherwise)."""
@@ -25,12 +36,7 @@ def kafka(settings):
     stopped only if we started it."""
     from pipelines.services import kafka as kafka_service
 
-    was_running = kafka_service.is_healthy(settings)
-    if not was_running:
-        kafka_service.start(settings)
-    yield settings
-    if not was_running:
-        kafka_service.stop(settings)
+    yield from _running(kafka_service, settings)
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +45,7 @@ def trino(settings):
     started it."""
     from pipelines.services import trino as trino_service
 
-    was_running = trino_service.is_healthy(settings)
-    if not was_running:
-        trino_service.start(settings)
-    yield settings
-    if not was_running:
-        trino_service.stop(settings)
+    yield from _running(trino_service, settings)
 
 
 @pytest.fixture(scope="session")
@@ -53,12 +54,16 @@ def s3(settings):
     only if we started it."""
     from pipelines.services import s3 as s3_service
 
-    was_running = s3_service.is_healthy(settings)
-    if not was_running:
-        s3_service.start(settings)
-    yield settings
-    if not was_running:
-        s3_service.stop(settings)
+    yield from _running(s3_service, settings)
+
+
+@pytest.fixture(scope="session")
+def postgres(settings):
+    """The local PostgreSQL server (Debian's package): started for the session when not up,
+    stopped only if we started it."""
+    from pipelines.services import postgres as postgres_service
+
+    yield from _running(postgres_service, settings)
 
 
 def _wait_for_leaders(admin, names: list[str], timeout_s: float = 30.0) -> None:

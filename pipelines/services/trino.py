@@ -131,6 +131,7 @@ def write_config(settings: Settings) -> Path:
         "host": settings.trino.host,
         "port": settings.trino.port,
         "heap": settings.trino.heap,
+        "query_memory": settings.trino.query_memory,
         "data_dir": run / "data",
         "plugin_dir": server_dir(settings) / "plugin",
         "catalog_dir": catalog_dir,

@@ -23,16 +23,6 @@ pytestmark = pytest.mark.integration
 DAG_IDS = ["curate_lakehouse_hourly", "maintain_lakehouse_daily", "publish_catalog_daily"]
 
 
-@pytest.fixture(scope="module")
-def postgres(settings: Settings):
-    """The local PostgreSQL server: started for the module when not up, stopped if we started it."""
-    was_running = postgres_service.is_healthy(settings)
-    status = postgres_service.start(settings)
-    yield settings, status
-    if not was_running:
-        postgres_service.stop(settings)
-
-
 def _airflow(settings: Settings, home: Path, *args: str) -> subprocess.CompletedProcess:
     env = os.environ | airflow_env(settings, postgres=True) | {"AIRFLOW_HOME": str(home)}
     airflow = Path(sys.executable).parent / "airflow"
@@ -62,8 +52,7 @@ def test_airflow_migrates_and_serializes_the_dags_on_local_postgres(postgres, tm
     `airflow db migrate` and `airflow dags reserialize` THEN the metadata database is on that
     server (Airflow's tables owned by the `airflow` role), `airflow dags list` shows the three
     project DAGs without import errors, and the server's `dag` table holds exactly them."""
-    settings, status = postgres
-    assert status.startswith("postgres: ")
+    settings = postgres
     assert airflow_env(settings, postgres=True)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == (
         f"postgresql+psycopg2://airflow:airflow@127.0.0.1:{settings.airflow.pg_port}/airflow"
     )
@@ -87,7 +76,7 @@ def test_airflow_migrates_and_serializes_the_dags_on_local_postgres(postgres, tm
 
 def test_starting_twice_reuses_the_running_server(postgres) -> None:
     """GIVEN the server runs WHEN start is called again THEN it says so and changes nothing."""
-    settings, _ = postgres
+    settings = postgres
     assert postgres_service.start(settings) == (
         f"postgres: already running on 127.0.0.1:{settings.airflow.pg_port}"
     )

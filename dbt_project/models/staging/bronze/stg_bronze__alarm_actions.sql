@@ -3,14 +3,8 @@ with source as (
     select * from {{ source('bronze', 'alarm_actions') }}
 ),
 
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by action_id
-            order by _ingested_at, _partition, _offset
-        ) as copy_number
-    from source
+first_copies as (
+    {{ hazchem.first_landed_copy('source', ['action_id']) }}
 ),
 
 renamed as (
@@ -31,8 +25,7 @@ renamed as (
         {{ hazchem.ms_to_timestamp('action_time_ms') }} as action_at,
         event_date,
         _ingested_at as ingested_at
-    from ranked
-    where copy_number = 1
+    from first_copies
 )
 
 select * from renamed

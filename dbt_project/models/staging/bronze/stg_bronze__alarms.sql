@@ -5,14 +5,8 @@ with source as (
     select * from {{ source('bronze', 'alarms') }}
 ),
 
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by event_id
-            order by _ingested_at, _partition, _offset
-        ) as copy_number
-    from source
+first_copies as (
+    {{ hazchem.first_landed_copy('source', ['event_id']) }}
 ),
 
 renamed as (
@@ -40,8 +34,7 @@ renamed as (
         state as state_after,
         event_date,
         _ingested_at as ingested_at
-    from ranked
-    where copy_number = 1
+    from first_copies
 )
 
 select * from renamed

@@ -5,14 +5,8 @@ with source as (
     select * from {{ source('bronze', 'case_actions') }}
 ),
 
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by action_id
-            order by _ingested_at, _partition, _offset
-        ) as copy_number
-    from source
+first_copies as (
+    {{ hazchem.first_landed_copy('source', ['action_id']) }}
 ),
 
 renamed as (
@@ -30,8 +24,7 @@ renamed as (
         coalesce({{ hazchem.json_array_size('attachments') }}, 0) as attachment_count,
         event_date,
         _ingested_at as ingested_at
-    from ranked
-    where copy_number = 1
+    from first_copies
 )
 
 select * from renamed

@@ -3,14 +3,8 @@ with source as (
     select * from {{ source('bronze', 'hidden_dangers') }}
 ),
 
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by danger_id, event_time_ms
-            order by _ingested_at, _partition, _offset
-        ) as copy_number
-    from source
+first_copies as (
+    {{ hazchem.first_landed_copy('source', ['danger_id', 'event_time_ms']) }}
 ),
 
 renamed as (
@@ -33,8 +27,7 @@ renamed as (
         accepted_at_ms,
         event_date,
         _ingested_at as ingested_at
-    from ranked
-    where copy_number = 1
+    from first_copies
 )
 
 select * from renamed

@@ -3,14 +3,8 @@ with source as (
     select * from {{ source('bronze', 'inspections') }}
 ),
 
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by checkin_id
-            order by _ingested_at, _partition, _offset
-        ) as copy_number
-    from source
+first_copies as (
+    {{ hazchem.first_landed_copy('source', ['checkin_id']) }}
 ),
 
 renamed as (
@@ -29,8 +23,7 @@ renamed as (
         y_m,
         event_date,
         _ingested_at as ingested_at
-    from ranked
-    where copy_number = 1
+    from first_copies
 )
 
 select * from renamed

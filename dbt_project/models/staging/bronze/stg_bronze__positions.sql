@@ -3,14 +3,8 @@ with source as (
     select * from {{ source('bronze', 'positions') }}
 ),
 
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by person_id, event_time_ms
-            order by _ingested_at, _partition, _offset
-        ) as copy_number
-    from source
+first_copies as (
+    {{ hazchem.first_landed_copy('source', ['person_id', 'event_time_ms']) }}
 ),
 
 renamed as (
@@ -29,8 +23,7 @@ renamed as (
         sos as is_sos,
         event_date,
         _ingested_at as ingested_at
-    from ranked
-    where copy_number = 1
+    from first_copies
 )
 
 select * from renamed

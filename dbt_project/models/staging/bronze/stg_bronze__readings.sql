@@ -3,14 +3,8 @@ with source as (
     select * from {{ source('bronze', 'readings') }}
 ),
 
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by tag, event_time_ms
-            order by _ingested_at, _partition, _offset
-        ) as copy_number
-    from source
+first_copies as (
+    {{ hazchem.first_landed_copy('source', ['tag', 'event_time_ms']) }}
 ),
 
 renamed as (
@@ -28,8 +22,7 @@ renamed as (
         (quality <> 'good' or value is null) as is_bad_quality,
         event_date,
         _ingested_at as ingested_at
-    from ranked
-    where copy_number = 1
+    from first_copies
 )
 
 select * from renamed

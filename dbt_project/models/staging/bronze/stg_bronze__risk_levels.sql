@@ -21,19 +21,8 @@ identified as (
     from source
 ),
 
-ranked as (
-    select
-        identified.*,
-        row_number() over (
-            partition by change_id
-            order by _ingested_at, _partition, _offset
-        ) as copy_number
-    from identified
-),
-
 first_copies as (
-    select * from ranked
-    where copy_number = 1
+    {{ hazchem.first_landed_copy('identified', ['change_id']) }}
 ),
 
 factor_items as (

@@ -3,14 +3,8 @@ with source as (
     select * from {{ source('bronze', 'work_gas_analyses') }}
 ),
 
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by analysis_id
-            order by _ingested_at, _partition, _offset
-        ) as copy_number
-    from source
+first_copies as (
+    {{ hazchem.first_landed_copy('source', ['analysis_id']) }}
 ),
 
 renamed as (
@@ -31,8 +25,7 @@ renamed as (
         passed as is_passed,
         event_date,
         _ingested_at as ingested_at
-    from ranked
-    where copy_number = 1
+    from first_copies
 )
 
 select * from renamed

@@ -3,14 +3,8 @@ with source as (
     select * from {{ source('bronze', 'work_permits') }}
 ),
 
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by permit_id, event_time_ms
-            order by _ingested_at, _partition, _offset
-        ) as copy_number
-    from source
+first_copies as (
+    {{ hazchem.first_landed_copy('source', ['permit_id', 'event_time_ms']) }}
 ),
 
 renamed as (
@@ -43,8 +37,7 @@ renamed as (
         on_holiday_or_night,
         event_date,
         _ingested_at as ingested_at
-    from ranked
-    where copy_number = 1
+    from first_copies
 )
 
 select * from renamed
