@@ -298,19 +298,13 @@ def _delta_version(path: str) -> int:
     return DeltaTable(path).version()
 
 
-def _bronze_batches(path: str, since_ms: int) -> list[dict[str, int]]:
+def _bronze_batches(settings: Settings, path: str, since_ms: int) -> list[dict[str, int]]:
     """Per micro-batch (one `_ingested_at`) landed after since_ms: rows, oldest/newest event."""
     import duckdb
-    import pyarrow.dataset as pa_ds
-    import pyarrow.fs as pa_fs
-    from deltalake import DeltaTable
 
-    # A native Arrow filesystem, as dbt_project/plugins/hazchem_delta.py reads (see there why).
-    dataset = DeltaTable(path).to_pyarrow_dataset(
-        filesystem=pa_fs.SubTreeFileSystem(path, pa_fs.LocalFileSystem()),
-        parquet_read_options=pa_ds.ParquetReadOptions(coerce_int96_timestamp_unit="us"),
-    )
-    table = dataset.to_table(columns=["_ingested_at", "event_time_ms"])
+    from pipelines.lake.storage import read_delta
+
+    table = read_delta(settings, path, columns=["_ingested_at", "event_time_ms"])
     with duckdb.connect() as con:
         con.register("bronze", table)
         rows = con.execute(
@@ -485,7 +479,7 @@ def run_freshness(settings: Settings, dbt_settings: Settings, env: dict[str, str
         out["simulator_exit_code"] = _stop(sim, "simulator")
         out["bronze_exit_code"] = _stop(bronze, "bronze continuous")
     out["simulator"] = sim_result
-    out.update(_analyse(cycles, sim_result or {}, readings_path, version0, part_start_ms))
+    out.update(_analyse(settings, cycles, sim_result or {}, readings_path, version0, part_start_ms))
     return out
 
 
@@ -513,6 +507,7 @@ def _read_sim(path: Path, returncode: int | None) -> dict[str, Any]:
 
 
 def _analyse(
+    settings: Settings,
     cycles: list[dict[str, Any]],
     sim: dict[str, Any],
     readings_path: str,
@@ -541,7 +536,7 @@ def _analyse(
 
     # bronze micro-batches of the live run (Delta log + the rows they landed)
     commits = _delta_commits(readings_path, version0)
-    batches = _bronze_batches(readings_path, part_start_ms)
+    batches = _bronze_batches(settings, readings_path, part_start_ms)
     paired = len(commits) == len(batches) and all(
         c["rows"] == b["rows"] and c["ms"] >= b["ingested_ms"]
         for c, b in zip(commits, batches, strict=True)

@@ -56,7 +56,6 @@ FUTURE_SKEW_MS = 10 * 60_000  # future_timestamp: 10 min ahead (> the 5 min inge
 EXPIRED_AGE_MS = 9 * 86_400_000  # expired_timestamp: 9 days old (> the 8 day ingest limit)
 OVERSIZED_PAD_BYTES = 70 * 1024  # oversized: raw record above 64 KiB
 OUT_OF_ORDER_MAX_EXTRA_MS = 1_000  # out_of_order: delayed by one sample interval + up to 1 s
-LOCAL_TZ = PLANT_TZ  # night/holiday permits are judged on the plant's clock
 NIGHT_HOURS = (18, 8)  # work starting at or after 18:00 or before 08:00 counts as night work
 
 # Ambient model: daily sine around AMBIENT_MEAN_C peaking at 15:00 local time.
@@ -272,7 +271,7 @@ def _roc_sigma(roc_per_min: float) -> float:
 
 def _local(ms: int) -> datetime:
     """Return the China local time of an epoch-ms instant."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(LOCAL_TZ)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(PLANT_TZ)
 
 
 def _interp(path: list[tuple[float, float, float]], t_s: float) -> tuple[float, float] | None:
@@ -983,7 +982,7 @@ class Simulator:
             vals[:, cols] += amp * tri
         cols, amp = self._amb
         if len(cols):
-            hours = (times / 3_600_000.0 + LOCAL_TZ.utcoffset(None).total_seconds() / 3600) % 24
+            hours = (times / 3_600_000.0 + PLANT_TZ.utcoffset(None).total_seconds() / 3600) % 24
             vals[:, cols] += np.sin(2 * np.pi * (hours - 9.0) / 24.0)[:, None] * amp
         noise = self._rng_noise.standard_normal((r, 2, n))
         ou = np.empty((r, n))

@@ -16,7 +16,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from pipelines.cli_support import UserError
@@ -123,7 +122,8 @@ def _psql(settings: Settings, bins: Path, sql: str, database: str = "postgres") 
     ]  # fmt: skip
     result = subprocess.run(argv, capture_output=True, text=True)
     if result.returncode != 0:
-        raise UserError(f"psql failed: {result.stderr.strip().splitlines()[-1:]}")
+        tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise UserError(f"psql failed: {tail[0]}")
     return result.stdout.strip()
 
 
@@ -146,5 +146,4 @@ def stop(settings: Settings) -> str:
         return "postgres: not running"
     bins = bin_dir(settings)
     _run([str(bins / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], "stop")
-    time.sleep(0.2)
     return "postgres: stopped"
