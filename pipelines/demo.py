@@ -307,15 +307,18 @@ def summarise(settings: Settings, since_ms: int, counts: IngestCounts, facts: di
             f" ({a['detail']})"
         )
     if got["late"]:
+        notified = sum(1 for n in got["notifications"] if n.get("late"))
         lines.append(
-            f" Late readings kept in readings.late (not evaluated in streaming): {len(got['late'])}"
+            f" Late readings (older than their tag's newest evaluated one) kept in readings.late:"
+            f" {len(got['late'])}, {notified} over a limit and notified as critical"
         )
     if lags:
         lines.append(
             f" End-to-end lag, reading event time -> alarm in Kafka:"
             f" p50 {percentile(lags, 50):.0f} ms,"
             f" p95 {percentile(lags, 95):.0f} ms, max {max(lags):.0f} ms"
-            f" (includes the {settings.flink.watermark_delay_ms} ms watermark delay)"
+            f" (shipped defaults: arrival order, {settings.flink.batch_window_ms} ms batches,"
+            f" no watermark wait)"
         )
     lines += [
         "",

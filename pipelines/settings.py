@@ -48,15 +48,18 @@ class FlinkSettings(BaseModel):
     parallelism: int = 1
     checkpoint_dir: Path = PROJECT_ROOT / ".cache" / "run" / "flink" / "checkpoints"
     checkpoint_interval_ms: int = 5000
-    watermark_delay_ms: int = 2000  # bounded out-of-orderness of readings within a tag
-    source_idle_timeout_ms: int = 2000  # sparse inputs (actions, unit states)
-    # A readings partition counts as idle only after this long without data. Reading a backlog,
-    # watermark alignment pauses the partitions that are ahead; a short idle timeout then lets
-    # the watermark pass the paused partitions' unread readings (they were 12-32 % late at
-    # 0.5-2 s). A plant's readings keep every partition busy, so this never delays alarms there.
-    readings_idle_timeout_ms: int = 30000
+    # The alarm job evaluates each tag's readings in arrival order, without waiting for a
+    # watermark; its timers (STALE, shelve expiry) run on a clock this far behind the newest
+    # reading, so a tag slightly behind the others is not declared STALE early.
+    clock_lag_ms: int = 2000
+    # ...and on the slowest Kafka partition of readings that sent something within this much wall
+    # time (an idle partition stops holding the clock back)
+    partition_idle_ms: int = 10_000
+    source_idle_timeout_ms: int = 2000  # sparse inputs of the risk job (actions, cases)
     consumer_group: str = "hazchem-alarms"
-    batch_window_ms: int = 100  # readings of a tag reach Python in event-time batches this long
+    # readings reach Python in processing-time batches this long (per key bucket): the most a
+    # reading waits in the JVM before it is evaluated
+    batch_window_ms: int = 100
     # tags are spread over this many keys: Python runs once per key and window, not per tag.
     # 0 = one per parallel instance (fewest calls; on this machine 1 bucket evaluates 88k/s,
     # 2 buckets 82k/s, 4 buckets 76k/s). Set it >= parallelism on a cluster.

@@ -1,15 +1,17 @@
 """Streaming alarm job: readings, operator actions and unit states -> alarms, state, KPIs (Kafka).
 
-Wiring only. The rules live in `pipelines.alarms` (engine, lifecycle, KPIs: one implementation,
-shared with batch replay and the API). The per-reading path stays in the JVM: Flink SQL parses the
-topics, gathers each tag's readings into event-time micro-batches (a tumbling window of
-`settings.flink.batch_window_ms`, closed by the watermark), orders batches, operator actions and
-unit states by event time, and routes the outputs to their topics. Python runs once per tag per
-window (not per reading) in a keyed function holding a `TagProcessor`, which applies the readings
-and the other inputs merged in event-time order, and once per alarm in the per-area KPI function.
+Wiring only. The rules live in `pipelines.alarms` (engine, lifecycle, KPIs, and the arrival-order
+rule in `pipelines.alarms.stream`: one implementation, shared with batch replay, the benchmark's
+plain-Python baseline and the API). The JVM reads the topics as raw key/value pairs, spreads tags
+over a few key buckets and gathers each bucket's readings into processing-time micro-batches of
+`settings.flink.batch_window_ms` (no watermark wait: a reading is evaluated as soon as its batch
+closes). Python runs once per bucket and batch (not per reading) in a keyed function holding the
+bucket's `BucketState`; actions and unit states are applied as they arrive. Anything that cannot
+be evaluated (not JSON, a tombstone, a wrong type or key, an unknown tag) goes to its topic's
+dead-letter topic, and the job keeps running.
 
-`build()` is the pure transform (DataStream of ordered inputs in, routed rows out); `main()`
-attaches the Kafka sources and sinks from settings.
+`build()` is the pure transform (DataStream of input rows in, routed rows out); `main()` attaches
+the Kafka sources and sinks from settings.
 """
 
 from __future__ import annotations
@@ -18,25 +20,38 @@ import time
 import zlib
 
 import orjson
-from pyflink.common import Row, Types
+from pyflink.common import Duration, Row, Types, WatermarkStrategy
+from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import DataStream, KeyedProcessFunction, OutputTag, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
 from pipelines.alarms.config import TagConfig
 from pipelines.alarms.kpi import FLOOD_MIN_RAISED, WINDOW_MS, alarm_kpis
-from pipelines.alarms.processor import ALARMS, Routed, TagContext, TagProcessor, plant_processors
+from pipelines.alarms.processor import ALARMS, Routed, TagContext, plant_processors
+from pipelines.alarms.stream import (
+    ACTIONS,
+    DLQ_SUFFIX,
+    ITEM_SEP,
+    KEY_SEP,
+    LATE,
+    READINGS,
+    TOMBSTONE,
+    UNIT_STATES_TOPIC,
+    ArrivalEvaluator,
+    BucketState,
+    split_items,
+)
 from streaming_jobs.runtime import startup_options
 
-KIND_UNIT_STATE, KIND_READING, KIND_ACTION = 0, 1, 2  # processing order within one instant
+KIND_UNIT_STATE, KIND_READING, KIND_ACTION = 0, 1, 2
 
-# Ordered input rows: (kind, bucket, tag, payload, event_time_ms). Tags are spread over a few key
-# buckets, so Python runs once per bucket per window rather than once per tag: the per-call cost
-# of a Python function, not the rules, is what limits a per-tag design. For KIND_READING the
-# payload is the batch "tag|ts:value,tag|ts:value" of one bucket's readings in one window ("n" for
-# a missing value) and tag is empty; actions and unit states carry their tag and JSON payload.
+# Input rows: (kind, bucket, tag, payload). For KIND_READING the payload is one bucket's batch of
+# raw readings "key US value RS key US value ..." (see pipelines.alarms.stream) and tag is empty;
+# an action or unit state carries its raw "key US value" and, for a unit state, the tag of its
+# unit it is meant for ('' when the unit is unknown or the record unreadable).
 INPUT_TYPE = Types.ROW_NAMED(
-    ["kind", "bucket", "tag", "payload", "event_time_ms"],
-    [Types.INT(), Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG()],
+    ["kind", "bucket", "tag", "payload"],
+    [Types.INT(), Types.STRING(), Types.STRING(), Types.STRING()],
 )
 UNKNOWN_BUCKET = "?"
 
@@ -46,34 +61,16 @@ def bucket_of(tag: str, buckets: int) -> str:
     return str(zlib.crc32(tag.encode()) % buckets)
 
 
-def batch_payload(tag: str, readings: list[tuple[int, float | None]]) -> str:
-    """Return the batch text of one tag's (ts, value) readings, as the SQL window builds it."""
-    return ",".join(f"{tag}|{ts}:{'n' if v is None else v}" for ts, v in readings)
-
-
-def parse_batch(payload: str) -> dict[str, list[tuple[int, int, float | None]]]:
-    """Return tag -> [(ts, KIND_READING, value)] of a batch, each sorted by event time (stable)."""
-    out: dict[str, list[tuple[int, int, float | None]]] = {}
-    for item in payload.split(","):
-        tag, _, rest = item.partition("|")
-        ts, _, value = rest.partition(":")
-        out.setdefault(tag, []).append(
-            (int(ts), KIND_READING, None if value in ("n", "") else float(value))
-        )
-    for events in out.values():
-        events.sort(key=lambda r: r[0])
-    return out
-
-
 # Routed output rows: (topic, key, payload JSON)
 OUTPUT_TYPE = Types.ROW_NAMED(
     ["topic", "k", "payload"], [Types.STRING(), Types.STRING(), Types.STRING()]
 )
-# Alarm events again, keyed by area, for the flood/KPI stage.
+# Alarm events again, keyed by area, for the flood/KPI stage, and the timer clock as ticks
+# (area ''): their event times drive the KPI stage's watermark.
 AREA_ALARMS = OutputTag(
-    "area-alarms", Types.ROW_NAMED(["area", "payload"], [Types.STRING(), Types.STRING()])
+    "area-alarms",
+    Types.ROW_NAMED(["area", "payload", "ts"], [Types.STRING(), Types.STRING(), Types.LONG()]),
 )
-UNKNOWN_TAG = OutputTag("unknown-tag", Types.STRING())
 KPIS_TOPIC = "alarm.kpis"
 DAY_MS = 24 * 3600 * 1000
 
@@ -82,132 +79,61 @@ def _rows(routed: list[Routed]):
     for r in routed:
         yield Row(r.topic, r.key, orjson.dumps(r.record).decode())
         if r.topic == ALARMS:
-            yield AREA_ALARMS, Row(r.record["area_code"], orjson.dumps(r.record).decode())
+            yield (
+                AREA_ALARMS,
+                Row(
+                    r.record["area_code"],
+                    orjson.dumps(r.record).decode(),
+                    r.record["event_time_ms"],
+                ),
+            )
 
 
 class AlarmFunction(KeyedProcessFunction):
-    """Per key bucket, in event-time order: feed each tag's `TagProcessor`; timers for STALE and
-    shelves.
+    """Per key bucket: apply `ArrivalEvaluator` to each batch of readings, action and unit state.
 
-    Actions and unit states usually arrive before the reading batch of their window; they wait in
-    `pending` and are merged with their tag's readings by event time, or applied by a timer at
-    their window's end when the tag sent no readings. One whose window has already closed is
-    applied at once (late, but never dropped). One event-time timer per bucket sits at the
-    earliest due time of its processors; when it fires, exactly the processors due then run.
+    The bucket's `BucketState` (every tag's engine and lifecycle, newest reading per tag, timer
+    clock) is pickled keyed state; the timer clock advances with the readings, so timers need no
+    Flink watermark.
     """
 
     def __init__(
-        self, configs: dict[str, TagConfig], contexts: dict[str, TagContext], window_ms: int
+        self,
+        configs: dict[str, TagConfig],
+        contexts: dict[str, TagContext],
+        clock_lag_ms: int,
+        partition_idle_ms: int,
     ) -> None:
         self.configs = configs
         self.contexts = contexts
-        self.window_ms = window_ms
+        self.clock_lag_ms = clock_lag_ms
+        self.partition_idle_ms = partition_idle_ms
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(
-            ValueStateDescriptor("processors", Types.PICKLED_BYTE_ARRAY())
+            ValueStateDescriptor("bucket", Types.PICKLED_BYTE_ARRAY())
         )
-        self.pending = runtime_context.get_state(
-            ValueStateDescriptor("pending", Types.PICKLED_BYTE_ARRAY())
+        self.evaluator = ArrivalEvaluator(
+            self.configs, self.contexts, self.clock_lag_ms, self.partition_idle_ms
         )
-        self.timer_at = runtime_context.get_state(ValueStateDescriptor("timer_at", Types.LONG()))
-
-    def _processor(self, procs: dict[str, TagProcessor], tag: str) -> TagProcessor:
-        proc = procs.get(tag)
-        if proc is None:
-            proc = procs[tag] = TagProcessor(self.configs[tag], self.contexts[tag])
-        return proc
-
-    def _save_and_arm(self, procs: dict[str, TagProcessor], ctx) -> None:  # noqa: ANN001
-        """Store the bucket's processors; keep a timer at (or before) their earliest due time."""
-        self.state.update(procs)
-        dues = [d for d in (p.next_timer_ms() for p in procs.values()) if d is not None]
-        armed = self.timer_at.value()
-        if dues and (armed is None or min(dues) < armed):
-            ctx.timer_service().register_event_time_timer(min(dues))
-            self.timer_at.update(min(dues))
-
-    @staticmethod
-    def _apply(proc: TagProcessor, events: list[tuple], now: int) -> list[Routed]:
-        routed: list[Routed] = []
-        for ts, kind, item in events:
-            if kind == KIND_READING:
-                routed += proc.on_reading(ts, item, now)
-            elif kind == KIND_ACTION:
-                routed += proc.on_action(orjson.loads(item), now)
-            else:
-                routed += proc.on_unit_state(orjson.loads(item)["state"], ts, now)
-        return routed
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
-        kind, bucket, tag, payload, ts = row[0], row[1], row[2], row[3], row[4]
-        if bucket == UNKNOWN_BUCKET or (kind != KIND_READING and tag not in self.configs):
-            yield UNKNOWN_TAG, f"{tag or payload[:200]}|{ts}"
-            return
+        kind, tag, payload = row[0], row[2], row[3]
         now = int(time.time() * 1000)
-        procs = self.state.value() or {}
-        if kind != KIND_READING:
-            end = ts // self.window_ms * self.window_ms + self.window_ms - 1
-            if end > ctx.timer_service().current_watermark():
-                pending = self.pending.value() or []
-                pending.append((ts, kind, tag, payload))
-                self.pending.update(pending)
-                ctx.timer_service().register_event_time_timer(end)
-                return
-            # Its window is already closed (an operator's clock behind the plant's): apply it
-            # now rather than drop it; it is audited like any other action.
-            routed = self._apply(self._processor(procs, tag), [(ts, kind, payload)], now)
-            self._save_and_arm(procs, ctx)
-            yield from _rows(routed)
-            return
-        batches = parse_batch(payload)
-        pending = self.pending.value() or []
-        merged: set[str] = set()
-        if pending:  # a waiting action or unit state joins its tag's readings, by event time
-            kept = []
-            for p_ts, p_kind, p_tag, p_payload in pending:
-                if p_tag in batches:
-                    batches[p_tag].append((p_ts, p_kind, p_payload))
-                    merged.add(p_tag)
-                else:
-                    kept.append((p_ts, p_kind, p_tag, p_payload))
-            if merged:
-                self.pending.update(kept) if kept else self.pending.clear()
-        routed: list[Routed] = []
-        for tag_, events in batches.items():
-            if tag_ not in self.configs:
-                yield UNKNOWN_TAG, f"{tag_}|{ts}"
-                continue
-            if tag_ in merged:
-                events.sort(key=lambda e: (e[0], e[1]))
-            routed += self._apply(self._processor(procs, tag_), events, now)
-        self._save_and_arm(procs, ctx)
+        state = self.state.value() or BucketState()
+        clock_before = state.clock_ms
+        if kind == KIND_READING:
+            routed = self.evaluator.readings(state, split_items(payload), now)
+        else:
+            ((_, key, value),) = split_items(payload)
+            if kind == KIND_ACTION:
+                routed = self.evaluator.action(state, key, value, now)
+            else:
+                routed = self.evaluator.unit_state(state, tag, key, value, now)
+        self.state.update(state)
         yield from _rows(routed)
-
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        if self.timer_at.value() is not None and self.timer_at.value() <= timestamp:
-            self.timer_at.clear()
-        procs = self.state.value() or {}
-        now = int(time.time() * 1000)
-        pending = self.pending.value() or []
-        due: dict[str, list[tuple]] = {}
-        for p_ts, p_kind, p_tag, p_payload in pending:
-            if p_ts <= timestamp:
-                due.setdefault(p_tag, []).append((p_ts, p_kind, p_payload))
-        routed: list[Routed] = []
-        for tag, events in due.items():
-            events.sort(key=lambda e: (e[0], e[1]))
-            routed += self._apply(self._processor(procs, tag), events, now)
-        if due:
-            rest = [p for p in pending if p[0] > timestamp]
-            self.pending.update(rest) if rest else self.pending.clear()
-        for tag in sorted(procs):
-            proc = procs[tag]
-            next_due = proc.next_timer_ms()
-            if tag in due or (next_due is not None and next_due <= timestamp):
-                routed += proc.on_time(timestamp, now)
-        self._save_and_arm(procs, ctx)
-        yield from _rows(routed)
+        if state.clock_ms is not None and state.clock_ms != clock_before:
+            yield AREA_ALARMS, Row("", "", state.clock_ms)
 
 
 class AreaKpiFunction(KeyedProcessFunction):
@@ -226,6 +152,8 @@ class AreaKpiFunction(KeyedProcessFunction):
         )
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
+        if not row[0]:
+            return  # a clock tick: it only moved the watermark
         area, event = row[0], orjson.loads(row[1])
         if not event.get("annunciated", True):
             return  # suppressed or shelved: recorded, not annunciated, not counted
@@ -286,28 +214,45 @@ class AreaKpiFunction(KeyedProcessFunction):
         yield Row(KPIS_TOPIC, area, orjson.dumps(record).decode())
 
 
+class _RowTime(TimestampAssigner):
+    """Event time of an area-alarm row or clock tick (its third field)."""
+
+    def extract_timestamp(self, value, record_timestamp: int) -> int:  # noqa: ANN001
+        return value[2]
+
+
 def build(
     inputs: DataStream,
     configs: dict[str, TagConfig],
     contexts: dict[str, TagContext],
-    window_ms: int = 200,
-) -> tuple[DataStream, DataStream, DataStream]:
-    """Return (routed rows, KPI/flood rows, unknown-tag notes) for event-time-ordered inputs.
+    clock_lag_ms: int = 2000,
+    partition_idle_ms: int = 10_000,
+) -> tuple[DataStream, DataStream]:
+    """Return (routed rows, KPI/flood rows) for INPUT_TYPE rows in arrival order.
 
-    `inputs` are INPUT_TYPE rows with event-time timestamps and watermarks, ordered by event time.
+    The KPI stage's event time is the alarms' own: its watermark trails the alarm events and the
+    alarm stage's timer clock (ticks) by `clock_lag_ms`, so its 10-minute windows close as the
+    plant's readings move on.
     """
     routed = (
         inputs.key_by(lambda r: r[1], key_type=Types.STRING())  # the tag's key bucket
-        .process(AlarmFunction(configs, contexts, window_ms), output_type=OUTPUT_TYPE)
+        .process(
+            AlarmFunction(configs, contexts, clock_lag_ms, partition_idle_ms),
+            output_type=OUTPUT_TYPE,
+        )
         .name("alarm-engine")
     )
+    watermarks = WatermarkStrategy.for_bounded_out_of_orderness(
+        Duration.of_millis(clock_lag_ms)
+    ).with_timestamp_assigner(_RowTime())
     kpis = (
         routed.get_side_output(AREA_ALARMS)
+        .assign_timestamps_and_watermarks(watermarks)
         .key_by(lambda r: r[0], key_type=Types.STRING())
         .process(AreaKpiFunction(), output_type=OUTPUT_TYPE)
         .name("alarm-kpis")
     )
-    return routed, kpis, routed.get_side_output(UNKNOWN_TAG)
+    return routed, kpis
 
 
 # -- Kafka wiring -----------------------------------------------------------------------------
@@ -316,42 +261,24 @@ def build(
 def source_ddls(
     settings, topics: dict[str, str], group: str, start_from_ms: int | None
 ) -> list[str]:  # noqa: ANN001
-    """Return the DDL of the three sources: readings (typed JSON), actions and unit states (raw)."""
-    delay = f"INTERVAL '{settings.flink.watermark_delay_ms / 1000:.3f}' SECOND"
-    # Actions and unit states must never move the job's event-time clock: while one is being
-    # read, its watermark trails a day behind, so only the readings advance STALE and timers.
-    trailing = "INTERVAL '1' DAY"
-    max_drift_ms = settings.flink.watermark_delay_ms // 2
+    """Return the DDL of the three sources, each raw key + raw value (parsed in Python, so a
+    record that is not JSON is dead-lettered instead of failing the job)."""
     common = (
         f"'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}', "
-        f"'properties.group.id' = '{group}', {startup_options(start_from_ms)}"
+        f"'properties.group.id' = '{group}', {startup_options(start_from_ms)}, "
+        "'key.format' = 'raw', 'key.fields' = 'k', "
+        "'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY'"
     )
     return [
-        f"""CREATE TABLE readings_src (
-              tag STRING, `value` DOUBLE, event_time_ms BIGINT,
-              rt AS TO_TIMESTAMP_LTZ(event_time_ms, 3), WATERMARK FOR rt AS rt - {delay}
-            ) WITH ('connector' = 'kafka', 'topic' = '{topics["readings"]}', {common},
-                    'scan.watermark.alignment.group' = 'readings',
-                    'scan.watermark.alignment.max-drift' = '{max_drift_ms} ms',
-                    'scan.watermark.alignment.update-interval' = '50 ms',
-                    'scan.watermark.idle-timeout' = '{settings.flink.readings_idle_timeout_ms} ms',
-                    'format' = 'json', 'json.fail-on-missing-field' = 'false')""",
-        f"""CREATE TABLE actions_src (
-              payload STRING,
-              tag AS JSON_VALUE(payload, '$.tag'),
-              event_time_ms AS CAST(JSON_VALUE(payload, '$.action_time_ms') AS BIGINT),
-              rt AS TO_TIMESTAMP_LTZ(CAST(JSON_VALUE(payload, '$.action_time_ms') AS BIGINT), 3),
-              WATERMARK FOR rt AS rt - {trailing}
-            ) WITH ('connector' = 'kafka', 'topic' = '{topics["actions"]}', {common},
-                    'format' = 'raw')""",
-        f"""CREATE TABLE unit_states_src (
-              payload STRING,
-              unit_code AS JSON_VALUE(payload, '$.unit_code'),
-              event_time_ms AS CAST(JSON_VALUE(payload, '$.event_time_ms') AS BIGINT),
-              rt AS TO_TIMESTAMP_LTZ(CAST(JSON_VALUE(payload, '$.event_time_ms') AS BIGINT), 3),
-              WATERMARK FOR rt AS rt - {trailing}
-            ) WITH ('connector' = 'kafka', 'topic' = '{topics["unit_states"]}', {common},
-                    'format' = 'raw')""",
+        f"""CREATE TABLE {name} (
+              k STRING, payload STRING, part INT METADATA FROM 'partition' VIRTUAL,
+              pt AS PROCTIME())
+            WITH ('connector' = 'kafka', 'topic' = '{topics[topic]}', {common})"""
+        for name, topic in (
+            ("readings_src", "readings"),
+            ("actions_src", "actions"),
+            ("unit_states_src", "unit_states"),
+        )
     ]
 
 
@@ -367,14 +294,28 @@ def bucket_sql(contexts: dict[str, TagContext], buckets: int, column: str) -> st
     return f"CASE {whens} ELSE '{UNKNOWN_BUCKET}' END"
 
 
-def ordered_inputs_sql(contexts: dict[str, TagContext], window_ms: int, buckets: int) -> str:
-    """Return the query that batches readings per key bucket and window, beside actions and unit
-    states.
+def _sql_char(c: str) -> str:
+    """Return a one-character SQL string literal in Unicode escape form (e.g. U&'\\001E')."""
+    return f"U&'\\{ord(c):04X}'"
 
-    Batches leave the window in event-time order when the watermark closes them; actions and unit
-    states pass straight through and wait in the keyed function for their window (never dropped).
-    A unit state fans out to every tag of its unit (CROSS JOIN UNNEST over the plant's unit→tags).
-    A tag the plant lacks gets the bucket UNKNOWN_BUCKET and is reported, not evaluated.
+
+def _item_sql() -> str:
+    """Return the SQL expression of one record as `partition US key US value` (a tombstone's value
+    is CAN), the form `pipelines.alarms.stream.split_items` reads."""
+    us = _sql_char(KEY_SEP)
+    return (
+        f"CONCAT(CAST(part AS STRING), {us}, COALESCE(k, ''), {us}, "
+        f"COALESCE(payload, {_sql_char(TOMBSTONE)}))"
+    )
+
+
+def ordered_inputs_sql(contexts: dict[str, TagContext], window_ms: int, buckets: int) -> str:
+    """Return the query of the job's input rows: per bucket, the readings of each processing-time
+    window in arrival order, beside actions and unit states passed straight through.
+
+    A unit state fans out to every tag of its unit (CROSS JOIN UNNEST over the plant's
+    unit->tags); one whose unit is unknown or unreadable gets tag '' and is dead-lettered.
+    Readings are bucketed by their Kafka key (the tag), which keeps a tag's arrival order.
     """
     by_unit: dict[str, list[str]] = {}
     for tag, c in sorted(contexts.items()):
@@ -384,59 +325,48 @@ def ordered_inputs_sql(contexts: dict[str, TagContext], window_ms: int, buckets:
         for u, tags in sorted(by_unit.items())
     )
     window_s = f"{window_ms / 1000:.3f}"
+    item = _item_sql()
     return f"""
-        SELECT kind, bucket, tag, payload, event_time_ms FROM (
+        SELECT kind, bucket, tag, payload FROM (
           SELECT {KIND_READING} AS kind, bucket, '' AS tag,
-                 LISTAGG(CONCAT(tag, '|', CAST(event_time_ms AS STRING), ':',
-                                COALESCE(CAST(`value` AS STRING), 'n')), ',') AS payload,
-                 MAX(event_time_ms) AS event_time_ms, window_time AS rt
-          FROM TABLE(TUMBLE(TABLE readings_bucketed, DESCRIPTOR(rt), INTERVAL '{window_s}' SECOND))
-          GROUP BY bucket, window_start, window_end, window_time
+                 LISTAGG({item}, {_sql_char(ITEM_SEP)}) AS payload
+          FROM TABLE(TUMBLE(TABLE readings_bucketed, DESCRIPTOR(pt), INTERVAL '{window_s}' SECOND))
+          GROUP BY bucket, window_start, window_end
           UNION ALL
-          SELECT {KIND_ACTION} AS kind, {bucket_sql(contexts, buckets, "tag")} AS bucket, tag,
-                 payload, event_time_ms, rt
-          FROM actions_src
+          SELECT {KIND_ACTION} AS kind, {bucket_sql(contexts, buckets, "a.tag")} AS bucket,
+                 COALESCE(a.tag, '') AS tag, {item} AS payload
+          FROM (SELECT k, payload, JSON_VALUE(payload, '$.tag') AS tag FROM actions_src) AS a
           UNION ALL
           SELECT {KIND_UNIT_STATE} AS kind, {bucket_sql(contexts, buckets, "t.tag")} AS bucket,
-                 t.tag, payload, event_time_ms, rt
-          FROM unit_states_src
+                 t.tag, {item} AS payload
+          FROM (SELECT k, payload, JSON_VALUE(payload, '$.unit_code') AS unit_code
+                FROM unit_states_src) AS u
           CROSS JOIN UNNEST(CASE unit_code {cases} ELSE CAST(ARRAY[''] AS ARRAY<STRING>) END)
             AS t (tag)
         )"""
 
 
 def bucketed_readings_view(contexts: dict[str, TagContext], buckets: int) -> str:
-    """Return the view of readings with their key bucket (the window groups by it)."""
+    """Return the view of raw readings with the key bucket of their key (the tag)."""
     return (
         "CREATE TEMPORARY VIEW readings_bucketed AS "
-        f"SELECT *, {bucket_sql(contexts, buckets, 'tag')} AS bucket FROM readings_src"
+        f"SELECT *, {bucket_sql(contexts, buckets, 'k')} AS bucket FROM readings_src"
     )
 
 
-def late_readings_sql(window_ms: int) -> str:
-    """Readings whose window had already closed when read: not evaluated, copied to readings.late.
-
-    A window closes when the watermark reaches its last millisecond; the source's watermark is
-    never behind the window operator's, so every reading the window drops is listed here.
-    """
-    return f"""SELECT tag, JSON_OBJECT('tag' VALUE tag, 'event_time_ms' VALUE event_time_ms)
-              FROM readings_src
-              WHERE CURRENT_WATERMARK(rt) IS NOT NULL
-                AND TO_TIMESTAMP_LTZ(event_time_ms - MOD(event_time_ms, {window_ms})
-                                     + {window_ms} - 1, 3)
-                    <= CURRENT_WATERMARK(rt)"""
-
-
-INPUT_TOPICS = ("readings", "alarm.actions", "unit.states")
-OUTPUT_TOPICS = ("alarms", "alarms.current", "alarm.notifications", "alarm.audit", "alarm.kpis")
-LATE_TOPIC = "readings.late"
-JOB_TOPICS = (*INPUT_TOPICS, *OUTPUT_TOPICS, LATE_TOPIC)  # what a prefixed run (tests, bench) needs
+INPUT_TOPICS = (READINGS, ACTIONS, UNIT_STATES_TOPIC)
+DLQ_TOPICS = tuple(t + DLQ_SUFFIX for t in INPUT_TOPICS)
+OUTPUT_TOPICS = (
+    "alarms", "alarms.current", "alarm.notifications", "alarm.audit", KPIS_TOPIC, LATE, *DLQ_TOPICS,
+)  # fmt: skip
+LATE_TOPIC = LATE
+JOB_TOPICS = (*INPUT_TOPICS, *OUTPUT_TOPICS[:6])  # what a prefixed run (tests, bench) creates
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the alarm job on a local mini-cluster until stopped."""
     from pipelines.settings import get_settings
-    from streaming_jobs.runtime import job_parser, kafka_table_env, route_to_sinks, sink_ddl
+    from streaming_jobs.runtime import job_parser, kafka_table_env, route_to_sinks
 
     args = job_parser("HazChem streaming alarm job").parse_args(argv)
     settings = get_settings()
@@ -450,37 +380,34 @@ def main(argv: list[str] | None = None) -> None:
         rest_port=settings.flink.rest_port, parallelism=settings.flink.parallelism,
         extra={
             "pipeline.auto-watermark-interval": "20 ms",
-            # partitions read a backlog at different speeds; aligned splits pause instead of
-            # letting the fastest push the watermark past the others' unread readings
-            "pipeline.watermark-alignment.allow-unaligned-source-splits": "false",
             "execution.buffer-timeout.interval": f"{settings.flink.buffer_timeout_ms} ms",
             "python.fn-execution.bundle.size": "2000",
             "python.fn-execution.bundle.time": "20",
         },
     )  # fmt: skip
     topics = {
-        "readings": prefix + "readings",
-        "actions": prefix + "alarm.actions",
-        "unit_states": prefix + "unit.states",
+        "readings": prefix + READINGS,
+        "actions": prefix + ACTIONS,
+        "unit_states": prefix + UNIT_STATES_TOPIC,
     }
     ddls = source_ddls(settings, topics, group, args.from_timestamp_ms)
     if args.bounded:
         ddls = [
-            d.replace("'format'", "'scan.bounded.mode' = 'latest-offset', 'format'") for d in ddls
+            d.replace("'key.format'", "'scan.bounded.mode' = 'latest-offset', 'key.format'")
+            for d in ddls
         ]
     for ddl in ddls:
         t_env.execute_sql(ddl)
-    t_env.execute_sql(sink_ddl(settings, "late_sink", prefix + LATE_TOPIC))
 
-    window_ms = settings.flink.batch_window_ms
     buckets = settings.flink.key_buckets or settings.flink.parallelism
     t_env.execute_sql(bucketed_readings_view(contexts, buckets))
-    inputs = t_env.to_data_stream(t_env.sql_query(ordered_inputs_sql(contexts, window_ms, buckets)))
-    routed, kpis, unknown = build(inputs, configs, contexts, window_ms)
-    unknown.print("unknown-tag")
+    query = ordered_inputs_sql(contexts, settings.flink.batch_window_ms, buckets)
+    inputs = t_env.to_data_stream(t_env.sql_query(query))
+    routed, kpis = build(
+        inputs, configs, contexts, settings.flink.clock_lag_ms, settings.flink.partition_idle_ms
+    )
     t_env.create_temporary_view("routed", t_env.from_data_stream(routed.union(kpis)))
     statements = route_to_sinks(t_env, settings, "routed", OUTPUT_TOPICS, prefix)
-    statements.add_insert_sql(f"INSERT INTO late_sink {late_readings_sql(window_ms)}")
     statements.attach_as_datastream()  # one job: SQL, Python operators and sinks together
     env.execute("hazchem-alarms")
 
