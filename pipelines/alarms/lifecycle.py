@@ -9,7 +9,7 @@ and the decisions behind them are stated in docs/alarm_lifecycle.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from pipelines.alarms.config import CONDITION_ORDER
@@ -90,6 +90,13 @@ class ConditionState:
     # the notification of the current episode, held back because it was raised while shelved or
     # suppressed; sent when it is first shown (rule 2 of docs/alarm_lifecycle.md)
     pending_notification: dict[str, Any] | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        """Restore a pickle; a field added after it was written (a checkpoint of an older
+        version) takes its default instead of being missing."""
+        saved = state[1] if isinstance(state, tuple) else state
+        for f in fields(self):
+            setattr(self, f.name, (saved or {}).get(f.name, f.default))
 
 
 def format_number(x: float | None) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.alarms.engine import Transition
 from pipelines.alarms.lifecycle import (
+    ConditionState,
     LifecycleOutput,
     LifecyclePolicy,
     TagLifecycle,
@@ -829,6 +830,19 @@ def test_held_notification_survives_a_pickle_round_trip() -> None:
     lc.on_transition(raise_hh(T0 + 60 * S))
     restored = pickle.loads(pickle.dumps(lc))
     assert [o.kind for o in restored.on_time(T0 + 600 * S)] == ["auto_unshelve", "notification"]
+
+
+def test_condition_state_pickled_before_held_notifications_restores() -> None:
+    """GIVEN a ConditionState pickled by a version without pending_notification (a checkpoint)
+    WHEN restored THEN it has the default None and its other fields."""
+    cs = ConditionState(state="active_unacknowledged", episode_id=EP_H)
+    old_state = (
+        None,
+        {k: v for k, v in cs.__reduce_ex__(4)[2][1].items() if k != "pending_notification"},
+    )
+    restored = ConditionState.__new__(ConditionState)
+    restored.__setstate__(old_state)
+    assert restored == ConditionState(state="active_unacknowledged", episode_id=EP_H)
 
 
 def test_medium_h_raised_while_shelved_is_not_notified_at_unshelve() -> None:
