@@ -70,6 +70,26 @@ class FlinkSettings(BaseModel):
     buffer_timeout_ms: int = 5
 
 
+class NotifierSettings(BaseModel):
+    """Webhook sink of notifications (`hazchem alarms notify`), see docs/alarms.md.
+
+    A failing webhook is retried with exponential backoff (first_backoff_s, doubling, at most
+    max_backoff_s) while it has been failing for less than retry_for_s without a success; the
+    notification is then dead-lettered, and so is each next one after a single failed attempt,
+    until a delivery succeeds. Later notifications wait in Kafka meanwhile (nothing committed).
+    """
+
+    first_backoff_s: float = Field(0.5, gt=0)
+    max_backoff_s: float = Field(30.0, gt=0)
+    # a webhook down for less than this loses nothing: every notification waits and goes out
+    retry_for_s: float = Field(1800.0, ge=0)
+    max_attempts: int = Field(0, ge=0)  # per notification; 0: no cap, retry_for_s decides
+    timeout_s: float = Field(5.0, gt=0)  # per HTTP request
+    # a dead-letter write Kafka has not confirmed within this stops the notifier, uncommitted
+    dlq_timeout_s: float = Field(30.0, gt=0)
+    webhook_token: str | None = None  # sent as `Authorization: Bearer …` when set
+
+
 class SimulatorSettings(BaseModel):
     """Defaults of the plant simulator (`hazchem simulate`)."""
 
@@ -166,6 +186,7 @@ class Settings(BaseSettings):
     s3: S3Settings = Field(default_factory=S3Settings)
     airflow: AirflowSettings = Field(default_factory=AirflowSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
+    notifier: NotifierSettings = Field(default_factory=NotifierSettings)
 
     def model_post_init(self, __context: object) -> None:
         """Apply profile defaults that the environment did not set explicitly."""

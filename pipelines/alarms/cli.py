@@ -240,9 +240,30 @@ def notify_command(
     webhook: Annotated[
         str, typer.Option("--webhook", help="URL receiving a JSON POST per notification.")
     ],
+    redrive: Annotated[
+        bool,
+        typer.Option(
+            "--redrive",
+            help="Deliver what <topic>.dlq holds (up to its end), then stop; run it once the"
+            " webhook is back.",
+        ),
+    ] = False,
+    retry_for: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds a failing webhook is retried before dead-lettering"
+            " (default: HAZCHEM_NOTIFIER__RETRY_FOR_S, shipped 1800).",
+        ),
+    ] = None,
     attempts: Annotated[
-        int, typer.Option(help="Tries per notification before dead-lettering.")
-    ] = 5,
+        int | None,
+        typer.Option(
+            min=0,
+            help="Most tries per notification, 0 = no cap"
+            " (default: HAZCHEM_NOTIFIER__MAX_ATTEMPTS, shipped 0).",
+        ),
+    ] = None,
     idle_exit: Annotated[
         float | None, typer.Option(help="Stop after this many idle seconds.")
     ] = None,
@@ -253,29 +274,44 @@ def notify_command(
         ),
     ] = "alarm.notifications",
 ) -> None:
-    """Deliver notifications to a webhook (retries with backoff; failures dead-lettered)."""
-    from pipelines.alarms.notify import RetryPolicy, run_notifier, webhook_sender
+    """Deliver notifications to a webhook (retried while it is down; failures dead-lettered)."""
+    from dataclasses import replace
+
+    from pipelines.alarms.notify import (
+        NotifierStopped,
+        RetryPolicy,
+        run_notifier,
+        webhook_sender,
+    )
+    from pipelines.alarms.notify import redrive as redrive_dead_letters
     from pipelines.settings import get_settings
 
-    settings = get_settings()
-    policy = RetryPolicy(attempts=attempts)
     if topic not in ("alarm.notifications", "case.notifications"):
         fail(f"--topic: alarm.notifications or case.notifications, not {topic!r}")
-
-    def report(record: dict, ok: bool, tries: int) -> None:
-        info(
-            f"{'delivered' if ok else 'DEAD-LETTERED'} {record.get('notification_id')}"
-            f" after {tries} attempt(s)"
-        )
-
-    counts = run_notifier(
-        settings,
-        webhook_sender(webhook, policy.timeout_s),
-        topic=topic,
-        # alarms keep the group they always had, so no notification is delivered twice
-        group="hazchem-notifier" if topic == "alarm.notifications" else "hazchem-notifier-cases",
-        policy=policy,
-        max_idle_s=idle_exit,
-        on_result=report,
-    )
+    settings = get_settings()
+    policy = RetryPolicy.from_settings(settings.notifier)
+    if retry_for is not None:
+        policy = replace(policy, retry_for_s=retry_for)
+    if attempts is not None:
+        policy = replace(policy, max_attempts=attempts)
+    send = webhook_sender(webhook, policy.timeout_s, settings.notifier.webhook_token)
+    # alarms keep the group they always had, so no notification is delivered twice
+    group = "hazchem-notifier" if topic == "alarm.notifications" else "hazchem-notifier-cases"
+    try:
+        if redrive:
+            info(f"redriving {topic}.dlq to {webhook} (group {group}-redrive)")
+            counts = redrive_dead_letters(
+                settings, send, topic=topic, group=f"{group}-redrive", policy=policy, report=info
+            )
+        else:
+            info(f"delivering {topic} to {webhook} (group {group})")
+            counts = run_notifier(
+                settings, send, topic=topic, group=group, policy=policy,
+                max_idle_s=idle_exit, report=info,
+            )  # fmt: skip
+    except NotifierStopped as exc:
+        typer.echo(orjson.dumps(exc.counts).decode())
+        fail(str(exc), code=1)
+    except KeyboardInterrupt:
+        fail("interrupted: the notification in progress was not committed", code=130)
     typer.echo(orjson.dumps(counts).decode())

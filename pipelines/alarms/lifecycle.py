@@ -9,7 +9,7 @@ and the decisions behind them are stated in docs/alarm_lifecycle.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from pipelines.alarms.config import CONDITION_ORDER
@@ -51,6 +51,11 @@ CONDITION_NAMES_ZH: dict[str, str] = {
 _CONDITION_RANK = {cond: rank for rank, cond in enumerate(CONDITION_ORDER)}
 
 
+def _condition_key(cond: str) -> tuple[int, str]:
+    """Sort key: CONDITION_ORDER, unknown conditions last by name."""
+    return (_CONDITION_RANK.get(cond, len(CONDITION_ORDER)), cond)
+
+
 @dataclass(frozen=True)
 class LifecyclePolicy:
     """Site policy for operator actions (报警处置策略)."""
@@ -82,6 +87,16 @@ class ConditionState:
     acked_at_ms: int | None = None
     last_event_time_ms: int | None = None  # event time of the last applied transition
     closed: bool = False  # the current episode has its close record (处置完毕)
+    # the notification of the current episode, held back because it was raised while shelved or
+    # suppressed; sent when it is first shown (rule 2 of docs/alarm_lifecycle.md)
+    pending_notification: dict[str, Any] | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        """Restore a pickle; a field added after it was written (a checkpoint of an older
+        version) takes its default instead of being missing."""
+        saved = state[1] if isinstance(state, tuple) else state
+        for f in fields(self):
+            setattr(self, f.name, (saved or {}).get(f.name, f.default))
 
 
 def format_number(x: float | None) -> str:
@@ -91,6 +106,11 @@ def format_number(x: float | None) -> str:
     if isinstance(x, float) and x.is_integer():
         return str(int(x))
     return repr(x)
+
+
+def notifies(t: Transition) -> bool:
+    """Return True when a raise of `t` is notified: priority critical, or condition HH or LL."""
+    return t.priority == NOTIFY_PRIORITY or t.condition in NOTIFY_CONDITIONS
 
 
 def notification_message(
@@ -167,7 +187,20 @@ class TagLifecycle:
                 "reannunciate": cs.state in ACTIVE_STATES and not self.suppressed,
             }
             out.append(LifecycleOutput(AUTO_UNSHELVE, record))
+            out.extend(self._release_notification(cs))
         return out
+
+    def _release_notification(self, cs: ConditionState) -> list[LifecycleOutput]:
+        """Return the held-back notification of `cs` once its episode is shown (rule 2), if any.
+
+        A notification held back at a shelved or suppressed raise goes out when nothing
+        suppresses the condition any more and its episode is still active (acknowledged or not).
+        """
+        pending = cs.pending_notification
+        if pending is None or cs.state not in ACTIVE_STATES or self._suppressed_by(cs):
+            return []
+        cs.pending_notification = None
+        return [LifecycleOutput(NOTIFICATION, pending)]
 
     def _alarm_record(
         self, t: Transition, annunciated: bool, suppressed_by: str | None, state_after: str
@@ -189,23 +222,29 @@ class TagLifecycle:
             "state_after": state_after,
         }
 
-    def _notification(self, t: Transition) -> LifecycleOutput:
-        """Return the notification (短信/推送通知) of an annunciated critical, HH or LL raise."""
+    def _notification(self, t: Transition, held_by: str | None = None) -> dict[str, Any]:
+        """Return the notification (短信/推送通知) of a critical, HH or LL raise.
+
+        `held_by` names what kept the raise from being shown ('shelve', 'unit_state'); the
+        message then says so, since the notification goes out later than `event_time_ms`.
+        """
         episode = t.episode_id
-        return LifecycleOutput(
-            NOTIFICATION,
-            {
-                "notification_id": f"{episode}:notification",
-                "tag": t.tag,
-                "condition": t.condition,
-                "priority": t.priority,
-                "value": t.value,
-                "limit": t.limit,
-                "event_time_ms": t.ts_ms,
-                "episode_id": episode,
-                "message": notification_message(t.tag, t.condition, t.value, t.limit, self.unit),
-            },
-        )
+        message = notification_message(t.tag, t.condition, t.value, t.limit, self.unit)
+        if held_by == "shelve":
+            message += " (raised while shelved)"
+        elif held_by == "unit_state":
+            message += f" (raised while the unit was in {self.unit_state})"
+        return {
+            "notification_id": f"{episode}:notification",
+            "tag": t.tag,
+            "condition": t.condition,
+            "priority": t.priority,
+            "value": t.value,
+            "limit": t.limit,
+            "event_time_ms": t.ts_ms,
+            "episode_id": episode,
+            "message": message,
+        }
 
     # -- transitions ---------------------------------------------------------------------------
 
@@ -230,12 +269,16 @@ class TagLifecycle:
             cs.acked_at_ms = None
             cs.closed = False
             cs.last_event_time_ms = t.ts_ms
+            cs.pending_notification = None
             annunciated = suppressed_by is None
             out.append(
                 LifecycleOutput(ALARM, self._alarm_record(t, annunciated, suppressed_by, cs.state))
             )
-            if annunciated and (t.priority == NOTIFY_PRIORITY or t.condition in NOTIFY_CONDITIONS):
-                out.append(self._notification(t))
+            if notifies(t):
+                if annunciated:
+                    out.append(LifecycleOutput(NOTIFICATION, self._notification(t)))
+                else:
+                    cs.pending_notification = self._notification(t, suppressed_by)
             return out
         if cs is None or cs.state not in ACTIVE_STATES or cs.episode_id != t.episode_id:
             self.ignored_transitions += 1  # clear of an episode that is not the open one
@@ -243,6 +286,7 @@ class TagLifecycle:
         suppressed_by = self._suppressed_by(cs)
         cs.state = NORMAL if cs.state == ACTIVE_ACKNOWLEDGED else RETURNED_UNACKNOWLEDGED
         cs.last_event_time_ms = t.ts_ms
+        cs.pending_notification = None  # returned before it was shown: nothing to notify
         out.append(
             LifecycleOutput(
                 ALARM, self._alarm_record(t, suppressed_by is None, suppressed_by, cs.state)
@@ -253,7 +297,8 @@ class TagLifecycle:
     # -- operator actions ----------------------------------------------------------------------
 
     def on_action(self, action: dict[str, Any]) -> list[LifecycleOutput]:
-        """Apply one alarm_action.v1 record; return expired shelves and its audit record."""
+        """Apply one alarm_action.v1 record; return expired shelves, its audit record and the
+        notification an applied unshelve releases."""
         if action.get("tag") != self.tag:
             raise ValueError(
                 f"action on tag {action.get('tag')} fed to the lifecycle of {self.tag}"
@@ -285,6 +330,8 @@ class TagLifecycle:
             "action_time_ms": now,
         }
         out.append(LifecycleOutput(REJECTED_ACTION if rejection is not None else ACTION, record))
+        if rejection is None and name == "unshelve" and cs is not None:
+            out.extend(self._release_notification(cs))
         return out
 
     def _apply(
@@ -375,12 +422,15 @@ class TagLifecycle:
     # -- unit state and time -------------------------------------------------------------------
 
     def on_unit_state(self, state: str, ts_ms: int) -> list[LifecycleOutput]:
-        """Record the unit state (运行/停车/检修/开车); return shelves expired by ts_ms."""
+        """Record the unit state (运行/停车/检修/开车); return shelves expired by ts_ms, then the
+        notifications held back by a suppression that this state ends, in CONDITION_ORDER."""
         if state not in UNIT_STATES:
             raise ValueError(f"unknown unit state {state!r}; expected one of {UNIT_STATES}")
         out = self._expire_shelves(ts_ms)
         self.unit_state = state
         self.unit_state_since_ms = ts_ms
+        for cond in sorted(self.conditions, key=_condition_key):
+            out.extend(self._release_notification(self.conditions[cond]))
         return out
 
     def on_time(self, now_ms: int) -> list[LifecycleOutput]:
@@ -398,9 +448,7 @@ class TagLifecycle:
 
     def current(self) -> list[dict[str, Any]]:
         """Return one record per condition seen (raised or shelved), in CONDITION_ORDER."""
-        conds = sorted(
-            self.conditions, key=lambda c: (_CONDITION_RANK.get(c, len(CONDITION_ORDER)), c)
-        )
+        conds = sorted(self.conditions, key=_condition_key)
         return [
             {
                 "tag": self.tag,

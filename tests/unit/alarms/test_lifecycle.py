@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.alarms.engine import Transition
 from pipelines.alarms.lifecycle import (
+    ConditionState,
     LifecycleOutput,
     LifecyclePolicy,
     TagLifecycle,
@@ -681,6 +682,176 @@ def test_unit_state_change_expires_due_shelves_and_rejects_unknown_states() -> N
     ]
     with pytest.raises(ValueError, match="unknown unit state 'idle'"):
         lc.on_unit_state("idle", T0)
+
+
+# -- notifications held back while shelved or suppressed (rule 2) -------------------------------
+
+
+def raise_hh(ts: int) -> Transition:
+    """Return the HH raise (critical, 2.35 over 2.2) of PT-101 at `ts`."""
+    return tr("HH", "raised", ts, value=2.35, limit=2.2, priority="critical")
+
+
+def held_notification(raised: int, held: str) -> LifecycleOutput:
+    """Return the notification of the HH episode raised at `raised`, held back by `held`."""
+    return LifecycleOutput(
+        "notification",
+        {
+            "notification_id": f"{TAG}:HH:{raised}:notification",
+            "tag": TAG,
+            "condition": "HH",
+            "priority": "critical",
+            "value": 2.35,
+            "limit": 2.2,
+            "event_time_ms": raised,
+            "episode_id": f"{TAG}:HH:{raised}",
+            "message": f"高高报 HH PT-101 = 2.35 MPa (limit 2.2) ({held})",
+        },
+    )
+
+
+def test_hh_raised_while_shelved_is_notified_when_unshelved() -> None:
+    """GIVEN HH shelved ahead and raised while shelved WHEN the operator unshelves it THEN the
+    unshelve audit record, then the episode's notification (raise time, 'raised while shelved')."""
+    lc = TagLifecycle(TAG, unit="MPa")
+    lc.on_action(shelve(T0, 3600, condition="HH"))
+    t = raise_hh(T0 + 60 * S)
+    assert [o.kind for o in lc.on_transition(t)] == ["alarm"]
+    a = act("unshelve", T0 + 120 * S, condition="HH")
+    au = "active_unacknowledged"
+    assert lc.on_action(a) == [
+        audit(a, "applied", "unshelved", au, au, t.episode_id),
+        held_notification(T0 + 60 * S, "raised while shelved"),
+    ]
+    # notified once: a later shelve and unshelve of the same episode sends nothing more
+    lc.on_action(shelve(T0 + 130 * S, 60, condition="HH"))
+    assert [o.kind for o in lc.on_action(act("unshelve", T0 + 140 * S, condition="HH"))] == [
+        "action"
+    ]
+
+
+def test_hh_raised_while_shelved_is_notified_at_auto_unshelve() -> None:
+    """GIVEN HH raised while shelved until T0+600 s WHEN time reaches the expiry THEN the
+    auto-unshelve (reannunciate) followed by the notification."""
+    lc = TagLifecycle(TAG, unit="MPa")
+    lc.on_action(shelve(T0, 600, condition="HH"))
+    lc.on_transition(raise_hh(T0 + 60 * S))
+    until = T0 + 600 * S
+    ep = f"{TAG}:HH:{T0 + 60 * S}"
+    assert lc.on_time(until) == [
+        auto_unshelve("HH", until, ep, "active_unacknowledged", reannunciate=True),
+        held_notification(T0 + 60 * S, "raised while shelved"),
+    ]
+    assert lc.on_time(until + 60 * S) == []
+
+
+def test_acknowledged_while_shelved_is_still_notified_at_unshelve() -> None:
+    """GIVEN HH raised and acknowledged while shelved WHEN the shelve expires (still active)
+    THEN it is notified: the notification follows the episode's first annunciation, as
+    `reannunciate` does, whatever the acknowledgement."""
+    lc = TagLifecycle(TAG, unit="MPa")
+    lc.on_action(shelve(T0, 600, condition="HH"))
+    lc.on_transition(raise_hh(T0 + 60 * S))
+    lc.on_action(act("acknowledge", T0 + 70 * S, condition="HH"))
+    out = lc.on_time(T0 + 600 * S)
+    assert [o.kind for o in out] == ["auto_unshelve", "notification"]
+    assert out[1] == held_notification(T0 + 60 * S, "raised while shelved")
+
+
+def test_hh_cleared_while_shelved_is_never_notified() -> None:
+    """GIVEN HH raised and cleared while shelved WHEN the shelve expires THEN only the
+    auto-unshelve: the episode returned before it was shown."""
+    lc = TagLifecycle(TAG, unit="MPa")
+    lc.on_action(shelve(T0, 600, condition="HH"))
+    lc.on_transition(raise_hh(T0 + 60 * S))
+    lc.on_transition(tr("HH", "cleared", T0 + 90 * S, value=2.0, limit=2.2, raised_ts=T0 + 60 * S))
+    ep = f"{TAG}:HH:{T0 + 60 * S}"
+    assert lc.on_time(T0 + 600 * S) == [
+        auto_unshelve("HH", T0 + 600 * S, ep, "returned_unacknowledged", reannunciate=False)
+    ]
+
+
+@pytest.mark.parametrize("unit_state", ["shutdown", "maintenance"])
+def test_hh_raised_while_suppressed_is_notified_when_the_unit_runs_again(unit_state: str) -> None:
+    """GIVEN the unit in shutdown/maintenance and HH raised WHEN the unit goes to startup THEN
+    the held notification, naming the unit state it was raised in; once only."""
+    lc = TagLifecycle(TAG, unit="MPa")
+    lc.on_unit_state(unit_state, T0)
+    lc.on_transition(raise_hh(T0 + 60 * S))
+    assert lc.on_unit_state("startup", T0 + 120 * S) == [
+        held_notification(T0 + 60 * S, f"raised while the unit was in {unit_state}")
+    ]
+    assert lc.on_unit_state("running", T0 + 180 * S) == []
+
+
+def test_hh_cleared_while_suppressed_is_never_notified() -> None:
+    """GIVEN HH raised and cleared during shutdown WHEN the unit runs again THEN nothing."""
+    lc = TagLifecycle(TAG, unit="MPa")
+    lc.on_unit_state("shutdown", T0)
+    lc.on_transition(raise_hh(T0 + 60 * S))
+    lc.on_transition(tr("HH", "cleared", T0 + 90 * S, value=2.0, limit=2.2, raised_ts=T0 + 60 * S))
+    assert lc.on_unit_state("running", T0 + 120 * S) == []
+
+
+def test_shelve_ending_during_suppression_holds_until_the_unit_runs() -> None:
+    """GIVEN HH raised while shelved AND the unit in maintenance WHEN the shelve expires THEN
+    no notification yet (still suppressed); WHEN the unit runs THEN it is notified."""
+    lc = TagLifecycle(TAG, unit="MPa")
+    lc.on_action(shelve(T0, 600, condition="HH"))
+    lc.on_unit_state("maintenance", T0 + 10 * S)
+    lc.on_transition(raise_hh(T0 + 60 * S))
+    ep = f"{TAG}:HH:{T0 + 60 * S}"
+    assert lc.on_time(T0 + 600 * S) == [
+        auto_unshelve("HH", T0 + 600 * S, ep, "active_unacknowledged", reannunciate=False)
+    ]
+    assert lc.on_unit_state("running", T0 + 700 * S) == [
+        held_notification(T0 + 60 * S, "raised while the unit was in maintenance")
+    ]
+
+
+def test_unit_running_while_still_shelved_holds_until_unshelved() -> None:
+    """GIVEN HH raised in shutdown and shelved WHEN the unit runs THEN nothing (still shelved);
+    WHEN the shelve expires THEN the notification."""
+    lc = TagLifecycle(TAG, unit="MPa")
+    lc.on_unit_state("shutdown", T0)
+    lc.on_transition(raise_hh(T0 + 60 * S))
+    lc.on_action(shelve(T0 + 70 * S, 600, condition="HH"))
+    assert lc.on_unit_state("running", T0 + 120 * S) == []
+    out = lc.on_time(T0 + 670 * S)
+    assert [o.kind for o in out] == ["auto_unshelve", "notification"]
+    assert out[1] == held_notification(T0 + 60 * S, "raised while the unit was in shutdown")
+
+
+def test_held_notification_survives_a_pickle_round_trip() -> None:
+    """GIVEN HH raised while shelved WHEN the lifecycle is pickled and restored THEN the
+    restored one notifies at expiry."""
+    lc = TagLifecycle(TAG, unit="MPa")
+    lc.on_action(shelve(T0, 600, condition="HH"))
+    lc.on_transition(raise_hh(T0 + 60 * S))
+    restored = pickle.loads(pickle.dumps(lc))
+    assert [o.kind for o in restored.on_time(T0 + 600 * S)] == ["auto_unshelve", "notification"]
+
+
+def test_condition_state_pickled_before_held_notifications_restores() -> None:
+    """GIVEN a ConditionState pickled by a version without pending_notification (a checkpoint)
+    WHEN restored THEN it has the default None and its other fields."""
+    cs = ConditionState(state="active_unacknowledged", episode_id=EP_H)
+    old_state = (
+        None,
+        {k: v for k, v in cs.__reduce_ex__(4)[2][1].items() if k != "pending_notification"},
+    )
+    restored = ConditionState.__new__(ConditionState)
+    restored.__setstate__(old_state)
+    assert restored == ConditionState(state="active_unacknowledged", episode_id=EP_H)
+
+
+def test_medium_h_raised_while_shelved_is_not_notified_at_unshelve() -> None:
+    """GIVEN a medium H raised while shelved WHEN unshelved THEN no notification (not one that
+    notifies when annunciated either)."""
+    lc = TagLifecycle(TAG)
+    lc.on_action(shelve(T0, 600))
+    lc.on_transition(raise_h(T0 + 1 * S))
+    assert [o.kind for o in lc.on_action(act("unshelve", T0 + 2 * S))] == ["action"]
 
 
 # -- close ---------------------------------------------------------------------------------------
