@@ -335,11 +335,11 @@ def ordered_inputs_sql(contexts: dict[str, TagContext], window_ms: int, buckets:
           UNION ALL
           SELECT {KIND_ACTION} AS kind, {bucket_sql(contexts, buckets, "a.tag")} AS bucket,
                  COALESCE(a.tag, '') AS tag, {item} AS payload
-          FROM (SELECT k, payload, JSON_VALUE(payload, '$.tag') AS tag FROM actions_src) AS a
+          FROM (SELECT k, payload, part, JSON_VALUE(payload, '$.tag') AS tag FROM actions_src) AS a
           UNION ALL
           SELECT {KIND_UNIT_STATE} AS kind, {bucket_sql(contexts, buckets, "t.tag")} AS bucket,
                  t.tag, {item} AS payload
-          FROM (SELECT k, payload, JSON_VALUE(payload, '$.unit_code') AS unit_code
+          FROM (SELECT k, payload, part, JSON_VALUE(payload, '$.unit_code') AS unit_code
                 FROM unit_states_src) AS u
           CROSS JOIN UNNEST(CASE unit_code {cases} ELSE CAST(ARRAY[''] AS ARRAY<STRING>) END)
             AS t (tag)
