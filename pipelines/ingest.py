@@ -66,9 +66,24 @@ class Verdict:
     resent: bool = False
     dedupe: tuple | None = field(default=None, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # A reason may quote what was sent (a field name, a tag): lone surrogates are escaped so
+        # that it can always be written to a dead letter and an HTTP answer (both UTF-8).
+        if self.reason is not None:
+            object.__setattr__(self, "reason", _utf8_safe(self.reason))
+
     @property
     def accepted(self) -> bool:
         return self.reason_code is None
+
+
+def _utf8_safe(text: str) -> str:
+    """Return text with any lone surrogate written as a backslash escape (valid UTF-8)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class _Seen:
@@ -187,7 +202,9 @@ def _inspect(value: object, max_depth: int) -> tuple[str, str] | None:
 def _child_path(path: str, key: object, in_dict: bool) -> str:
     if not in_dict:
         return f"{path}[{key}]"
-    return f"{path}.{key}" if path else str(key)
+    if not isinstance(key, str):  # only a parsed Python dict has them; JSON keys are strings
+        key = f"<{type(key).__name__} key>"
+    return f"{path}.{key}" if path else key
 
 
 def _too_deep(max_depth: int, where: str) -> Verdict:
@@ -426,8 +443,8 @@ def dead_letter(topic: str, raw: bytes, verdict: Verdict, source: str, key: str 
         "source_topic": topic,
         "reason_code": verdict.reason_code,
         "reason": reason,
-        "source": source,
-        "key": key,
+        "source": _utf8_safe(source),
+        "key": None if key is None else _utf8_safe(key),
         "original_b64": base64.b64encode(kept).decode("ascii"),
         "original_text": text,
         "original_size_bytes": len(raw),

@@ -220,3 +220,24 @@ def test_parsed_values_json_cannot_hold_are_wrong_type(validator, record, reason
     WHEN checked THEN wrong_type with the reason."""
     verdict = validator.check_record("readings", record)
     assert (verdict.reason_code, verdict.reason) == ("wrong_type", reason)
+
+
+@pytest.mark.parametrize("as_bytes", [True, False])
+def test_reason_quoting_a_lone_surrogate_stays_valid_utf8(validator, as_bytes):
+    """GIVEN a record whose NaN value sits under a key holding a lone surrogate (escaped in the
+    bytes, or a parsed dict) WHEN checked THEN non_finite_value with the surrogate written as an
+    escape, and its dead letter serialises."""
+    from pipelines.ingest import dead_letter_message
+
+    spec = validator.topics["readings"]
+    if as_bytes:
+        payload = b'{"\\ud800": NaN}'
+        verdict = validator.check_bytes("readings", payload)
+        _, value = dead_letter_message(spec, verdict, "gw", raw=payload)
+    else:
+        record = {"\ud800": float("nan")}
+        verdict = validator.check_record("readings", record)
+        _, value = dead_letter_message(spec, verdict, "gw", record=record)
+    assert verdict.reason_code == "non_finite_value"
+    assert verdict.reason == "field '\\ud800' is not a finite number"
+    assert json.loads(value)["reason"] == verdict.reason
