@@ -1,18 +1,30 @@
 """HTTP ingest endpoint for edge gateways: POST batches with a bearer token,
-get per-record verdicts."""
+get per-record verdicts.
+
+A batch is answered only with what Kafka confirmed: 200 when every record was written (to its
+topic, or to the dead-letter topic with its reason), 503 with per-record statuses when Kafka did not
+confirm some of them within `ingest.http_delivery_timeout_s`. Re-sending the same batch is safe:
+records Kafka confirmed come back `duplicate` (already accepted, nothing new written to the
+topic), the others are processed again.
+"""
 
 from __future__ import annotations
 
 import hmac
-import json
 import uuid
+from collections import Counter
 
 import orjson
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from pipelines.ingest import IngestProducer, Verdict
+from pipelines.ingest import IngestProducer, Submission, split_json_array
 from pipelines.settings import Settings
+
+# librdkafka checks message timeouts about once a second: waiting this much longer than the
+# producer's delivery timeout means every record has its outcome when the batch is answered.
+DELIVERY_TIMEOUT_MARGIN_S = 1.5
 
 
 def create_app(
@@ -23,7 +35,13 @@ def create_app(
         from pipelines.plant import load_plant
 
         plant = load_plant(settings.simulator.plant_file)
-        producer = IngestProducer(settings, source="http", known_tags=plant.tags.keys())
+        producer = IngestProducer(
+            settings,
+            source="http",
+            known_tags=plant.tags.keys(),
+            delivery_timeout_s=settings.ingest.http_delivery_timeout_s,
+        )
+    wait_s = settings.ingest.http_delivery_timeout_s + DELIVERY_TIMEOUT_MARGIN_S
     app = FastAPI(
         title="HazChem ingest API",
         description="Edge gateways post batches of records; each record is validated against its "
@@ -75,9 +93,9 @@ def create_app(
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise HTTPException(400, f"bad action: {exc}") from None
-        verdict = producer.submit("alarm.actions", record=record, source="http:alarm-action")
-        producer.flush(10)
-        producer.write_ledger(run_id)
+        sub = producer.submit_tracked("alarm.actions", record=record, source="http:alarm-action")
+        await confirm_one(sub)
+        verdict = sub.verdict
         if not verdict.accepted:
             raise HTTPException(422, f"{verdict.reason_code}: {verdict.reason}")
         return JSONResponse({"status": "queued", "action_id": record["action_id"]}, status_code=202)
@@ -137,14 +155,25 @@ def create_app(
             )  # fmt: skip
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise HTTPException(400, f"bad action: {exc}") from None
-        verdict = producer.submit(
+        sub = producer.submit_tracked(
             topic_prefix + "case.actions", record=record, source="http:case-action"
         )
-        producer.flush(10)
-        producer.write_ledger(run_id)
+        await confirm_one(sub)
+        verdict = sub.verdict
         if not verdict.accepted:
             raise HTTPException(422, f"{verdict.reason_code}: {verdict.reason}")
         return JSONResponse({"status": "queued", "action_id": record["action_id"]}, status_code=202)
+
+    async def confirm_one(sub: Submission) -> None:
+        """Wait (off the event loop) for Kafka to confirm one action; 503 when it did not."""
+        await run_in_threadpool(producer.wait, [sub], wait_s)
+        producer.write_ledger(run_id)
+        if not sub.delivered:
+            raise HTTPException(
+                503,
+                f"Kafka did not confirm the action: {sub.error or 'no answer'}; send it again",
+                headers={"Retry-After": "5"},
+            )
 
     def settings_enterprise() -> str:
         from pipelines.plant import load_plant
@@ -158,63 +187,117 @@ def create_app(
         x_source: str | None = Header(default=None),
         _: str = Depends(authorise),
     ) -> JSONResponse:
-        """Validate a batch: a JSON array, or NDJSON (one record per line, exact bytes kept)."""
+        """Validate a batch: a JSON array, one JSON object, or NDJSON (one record per line).
+
+        Each record's exact bytes are kept (in its dead letter when rejected). 200: every record
+        is `accepted`, `duplicate` (already accepted earlier) or `rejected` (dead-lettered with
+        its reason). 503: Kafka did not confirm some records (status `unavailable`); re-send the
+        batch. 413: body over `ingest.max_batch_bytes` (refused from its Content-Length, unread)
+        or more than `ingest.max_batch_records` records."""
         if topic not in producer.validator.topics:
             raise HTTPException(404, f"unknown topic '{topic}'")
-        body = await request.body()
-        limit = settings.ingest.max_record_bytes * settings.ingest.max_batch_records
-        if len(body) > limit:
-            raise HTTPException(413, f"batch of {len(body)} bytes exceeds {limit} bytes")
+        limit = settings.ingest.max_batch_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise HTTPException(400, f"bad Content-Length {declared[:40]!r}")
+            if int(declared) > limit:
+                raise HTTPException(413, f"batch of {int(declared)} bytes exceeds {limit} bytes")
+        body = await _read_body(request, limit)
         client = request.client.host if request.client else "unknown"
         source = f"http:{x_source or client}"
-        ctype = request.headers.get("content-type", "")
-        if "ndjson" in ctype:
-            raws = [line for line in body.split(b"\n") if line.strip()]
+        ndjson = "ndjson" in request.headers.get("content-type", "")
+        return await run_in_threadpool(ingest_batch, topic, body, source, ndjson)
+
+    def ingest_batch(topic: str, body: bytes, source: str, ndjson: bool) -> JSONResponse:
+        """Submit every record of a batch, wait for Kafka, answer per record (runs in a thread:
+        the event loop keeps serving /healthz while Kafka is slow or down)."""
+        if ndjson:
+            raws: list[bytes] | None = [line for line in body.split(b"\n") if line.strip()]
         else:
-            try:
-                items = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                items = _lenient_items(body)
-            if items is None:
-                # The whole batch is unreadable: keep it as one dead letter, answer 400.
-                verdict = producer.submit(topic, raw=body, source=source)
-                producer.flush(10)
-                producer.write_ledger(run_id)
-                raise HTTPException(400, f"batch is not valid JSON: {verdict.reason}") from None
-            if not isinstance(items, list):
-                items = [items]
-            raws = [json.dumps(item, allow_nan=True, ensure_ascii=False).encode() for item in items]
+            stripped = body.strip()
+            raws = [stripped] if stripped.startswith(b"{") else split_json_array(body)
+        if raws is None:
+            # The whole batch is unreadable: keep it as one dead letter, answer 400.
+            sub = producer.submit_tracked(topic, raw=body, source=source)
+            producer.wait([sub], wait_s)
+            producer.write_ledger(run_id)
+            if not sub.delivered:
+                return _answer(producer, [sub], wait_s)
+            raise HTTPException(
+                400, f"batch is not a JSON array, a JSON object or NDJSON: {sub.verdict.reason}"
+            )
         if len(raws) > settings.ingest.max_batch_records:
             raise HTTPException(
                 413, f"batch of {len(raws)} records exceeds {settings.ingest.max_batch_records}"
             )
-        results = []
-        for i, raw in enumerate(raws):
-            verdict: Verdict = producer.submit(topic, raw=raw, source=source)
-            results.append(
-                {"index": i, "status": "accepted"}
-                if verdict.accepted
-                else {
-                    "index": i,
-                    "status": "rejected",
-                    "reason_code": verdict.reason_code,
-                    "reason": verdict.reason,
-                }
-            )
-        producer.flush(30)
+        subs = [producer.submit_tracked(topic, raw=raw, source=source) for raw in raws]
+        producer.wait(subs, wait_s)
         producer.write_ledger(run_id)
-        accepted = sum(1 for r in results if r["status"] == "accepted")
-        return JSONResponse(
-            {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
-        )
+        return _answer(producer, subs, wait_s)
 
     return app
 
 
-def _lenient_items(body: bytes) -> list | None:
-    """Split a batch that is JSON but for NaN/Infinity, so only the bad records are rejected."""
-    try:
-        items = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return items if isinstance(items, list) else [items]
+async def _read_body(request: Request, limit: int) -> bytes:
+    """Return the body, refusing with 413 as soon as it grows past limit (chunked uploads)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"batch exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _result(index: int, sub: Submission, producer: IngestProducer, wait_s: float) -> dict:
+    """Per-record answer: accepted | duplicate | rejected, or unavailable (not confirmed)."""
+    verdict = sub.verdict
+    if not sub.delivered:
+        what = "record" if verdict.accepted else "dead letter"
+        why = sub.error or f"no answer within {wait_s:.1f} s"
+        return {
+            "index": index,
+            "status": "unavailable",
+            "reason": f"Kafka did not confirm the {what} ({why}); send it again",
+        }
+    if verdict.accepted:
+        return {"index": index, "status": "accepted"}
+    if verdict.resent:
+        if producer.is_original_confirmed(sub):
+            return {
+                "index": index,
+                "status": "duplicate",
+                "reason_code": verdict.reason_code,
+                "reason": verdict.reason,
+            }
+        # Its original is still in flight and may yet fail: the sender must not count on it.
+        return {
+            "index": index,
+            "status": "unavailable",
+            "reason": "the accepted record this repeats is not yet confirmed by Kafka;"
+            " send it again",
+        }
+    return {
+        "index": index,
+        "status": "rejected",
+        "reason_code": verdict.reason_code,
+        "reason": verdict.reason,
+    }
+
+
+def _answer(producer: IngestProducer, subs: list[Submission], wait_s: float) -> JSONResponse:
+    """200 when every record has a confirmed outcome, else 503 (re-send the batch)."""
+    results = [_result(i, sub, producer, wait_s) for i, sub in enumerate(subs)]
+    tally = Counter(r["status"] for r in results)
+    body = {
+        "accepted": tally["accepted"],
+        "duplicates": tally["duplicate"],
+        "rejected": tally["rejected"],
+        "unavailable": tally["unavailable"],
+        "results": results,
+    }
+    if tally["unavailable"]:
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse(body)

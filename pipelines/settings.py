@@ -33,11 +33,18 @@ class IngestSettings(BaseModel):
     max_future_skew_s: int = 300  # GB guideline: clocks are synchronised; > 5 min ahead is rejected
     max_age_s: int = 7 * 24 * 3600  # older than the topic retention (7 days) is rejected
     max_record_bytes: int = 64 * 1024
+    # objects/arrays nested deeper than this (the record itself is level 1) -> too_deep; the
+    # declared schemas nest 4 levels at most, and JSON parsers recurse once per level
+    max_json_depth: int = 32
     dedupe_window: int = 200_000  # (tag, event time) keys remembered to reject duplicates
     http_token: str = "dev-token-change-me"  # bearer token for the HTTP ingest endpoint
     http_host: str = "127.0.0.1"
     http_port: int = 8088
     max_batch_records: int = 5000
+    max_batch_bytes: int = 16 * 1024 * 1024  # larger HTTP bodies -> 413, refused unread
+    # how long Kafka may take to confirm an HTTP batch; unconfirmed records -> 503 (answered
+    # within this + 1.5 s)
+    http_delivery_timeout_s: float = 2.5
 
 
 class FlinkSettings(BaseModel):

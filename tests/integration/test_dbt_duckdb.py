@@ -86,7 +86,7 @@ def test_seeds_match_the_python_constants() -> None:
     import csv
 
     from pipelines.alarms.config import CONDITION_ORDER, PRIORITIES
-    from pipelines.ingest import REASON_CODES
+    from pipelines.ingest import DEAD_LETTER_REASONS
 
     def rows(name: str) -> list[dict[str, str]]:
         with (DBT_DIR / "seeds" / f"{name}.csv").open(encoding="utf-8") as f:
@@ -95,7 +95,7 @@ def test_seeds_match_the_python_constants() -> None:
     conditions = sorted(rows("alarm_conditions"), key=lambda r: int(r["condition_rank"]))
     assert tuple(r["condition"] for r in conditions) == CONDITION_ORDER
     assert {r["priority"] for r in rows("alarm_priorities")} == set(PRIORITIES)
-    assert tuple(r["reason_code"] for r in rows("dead_letter_reasons")) == REASON_CODES
+    assert tuple(r["reason_code"] for r in rows("dead_letter_reasons")) == DEAD_LETTER_REASONS
 
 
 @pytest.mark.integration
