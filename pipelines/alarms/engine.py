@@ -177,6 +177,27 @@ class TagAlarmState:
 
     # -- public API ----------------------------------------------------------------------------
 
+    def _quiet_band(self) -> tuple[float, float, float, float, int | None] | None:
+        """Return (low, high, range_low, range_high, flatline_ms) of the quiet fast path, or None
+        when the tag has ROC (every reading's rate matters). Cached; old pickles compute it."""
+        band = self.__dict__.get("_quiet")
+        if band is None:
+            cfg = self.config
+            if cfg.roc_per_min is not None:
+                band = ()
+            else:
+                lows = [cfg.limits[c] for c in ("LL", "L") if c in cfg.limits]
+                highs = [cfg.limits[c] for c in ("H", "HH") if c in cfg.limits]
+                band = (
+                    max(lows, default=-math.inf),
+                    min(highs, default=math.inf),
+                    -math.inf if cfg.range_low is None else cfg.range_low,
+                    math.inf if cfg.range_high is None else cfg.range_high,
+                    _seconds_to_ms(cfg.flatline_after_s),
+                )
+            self._quiet = band
+        return band or None
+
     def on_reading(self, ts_ms: int, value: float | None) -> list[Transition]:
         """Apply one reading; return its transitions ordered by CONDITION_ORDER."""
         if value is None or not math.isfinite(value):
@@ -187,6 +208,20 @@ class TagAlarmState:
             self.out_of_order_count += 1
             return []
         value = float(value)
+        if not self.active and not self.pending_since:
+            # Fast path, the same rules for the common case: nothing active or pending, and a
+            # value that violates no limit and lies in range changes nothing but the "previous
+            # reading" and the FLATLINE run (unless that run has just become a flatline).
+            band = self._quiet_band()
+            if band is not None and band[0] < value < band[1] and band[2] <= value <= band[3]:
+                if self.run_start_ts is None or value != self.last_value:
+                    self.run_start_ts = ts_ms
+                elif band[4] is not None and ts_ms - self.run_start_ts > band[4]:
+                    band = None  # FLATLINE raises: take the full path
+                if band is not None:
+                    self.last_ts = ts_ms
+                    self.last_value = value
+                    return []
         cfg = self.config
         out: list[Transition] = []
         for cond in LIMIT_CONDITIONS:
@@ -213,7 +248,9 @@ class TagAlarmState:
 
     def next_timer_ms(self) -> int | None:
         """Return the earliest event time at which on_time would raise STALE, or None."""
-        stale_ms = _seconds_to_ms(self.config.effective_stale_after_s)
+        stale_ms = self.__dict__.get("_stale_ms", -1)
+        if stale_ms == -1:  # cached; old pickles compute it
+            stale_ms = self._stale_ms = _seconds_to_ms(self.config.effective_stale_after_s)
         if stale_ms is None or self.last_ts is None or "STALE" in self.active:
             return None
         return self.last_ts + stale_ms + 1

@@ -83,7 +83,10 @@ class TagProcessor:
     ) -> list[Routed]:
         """Apply one reading; return the routed outputs."""
         outs = self._due_first(ts_ms)
-        outs += self._transitions(self.engine.on_reading(ts_ms, value))
+        transitions = self.engine.on_reading(ts_ms, value)
+        if not outs and not transitions:
+            return []
+        outs += self._transitions(transitions)
         return self._route(outs, emitted_at_ms)
 
     def on_action(self, action: dict[str, Any], emitted_at_ms: int | None = None) -> list[Routed]:

@@ -132,6 +132,16 @@ def parse_reading(
     key: str | None, value: str | None, configs: dict[str, TagConfig]
 ) -> tuple[str, int, float | None] | Verdict:
     """Return (tag, event_time_ms, value) of one raw reading, or the Verdict that rejects it."""
+    if value is not None:
+        try:
+            record = orjson.loads(value)
+        except (orjson.JSONDecodeError, RecursionError):
+            record = None
+        if type(record) is dict:  # the common, valid case first: no further checks needed
+            tag, ts, val = record.get("tag"), record.get("event_time_ms"), record.get("value")
+            if type(ts) is int and (type(val) is float or val is None) and tag == key:
+                if tag in configs:
+                    return tag, ts, val
     record = parse_json_object(value, "reading")
     if isinstance(record, Verdict):
         return record
@@ -190,7 +200,8 @@ class ArrivalEvaluator:
         """Evaluate raw readings in arrival order; then fire the timers the clock has reached."""
         out: list[Routed] = []
         newest = state.newest_ms
-        parts = state.partitions
+        procs = state.processors
+        part_newest: dict[int, int] = {}
         for part, key, value in items:
             parsed = parse_reading(key, value, self.configs)
             if isinstance(parsed, Verdict):
@@ -203,9 +214,16 @@ class ArrivalEvaluator:
                 continue
             newest[tag] = ts
             p = -1 if part is None else part
+            if ts > part_newest.get(p, ts - 1):
+                part_newest[p] = ts
+            proc = procs.get(tag) or self._processor(state, tag)
+            routed = proc.on_reading(ts, val, now_ms)
+            if routed:
+                out.extend(routed)
+        parts = state.partitions
+        for p, ts in part_newest.items():
             seen = parts.get(p)
             parts[p] = (ts if seen is None or ts > seen[0] else seen[0], now_ms)
-            out.extend(self._processor(state, tag).on_reading(ts, val, now_ms))
         clock = self.clock_of(state, now_ms)
         if clock is not None:
             out.extend(self.advance(state, clock, now_ms))
