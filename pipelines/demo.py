@@ -383,7 +383,7 @@ def risk_summary(settings: Settings, start_ms: int, facts: dict) -> str:
             f" -> {c['assignee']}" + (f"  ({c['detail']})" if c.get("detail") else "")
         )
     # Replay the same inputs through the same engine: the timelines must be equal.
-    cutoff = facts["end_ms"] - settings.risk.input_lag_ms - 1000
+    cutoff = facts["end_ms"] - settings.risk.clock_lag_ms - 1000
     inputs = list(kafka_inputs(settings, 0, cutoff, written_since_ms=start_ms - 1000))
     model = load_model(DEMO_RISK_MODEL)
     again = replay(inputs, risk_plant(plant), model, cutoff)
