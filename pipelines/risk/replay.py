@@ -1,7 +1,9 @@
 """Replay the risk model over recorded inputs: the same `RiskEngine`, in `input_order`.
 
 `replay()` is what `hazchem risk replay` runs over lake history (bronze tables) or Kafka topics;
-given the inputs the streaming risk job read, it returns the same risk and case records.
+given the inputs the streaming risk job read, it returns the same risk and case records when
+they arrived in order (see the ordering rule in `pipelines.risk.engine`), and with
+`arrival_order=True` in the order they arrived, late ones included.
 """
 
 from __future__ import annotations
