@@ -173,8 +173,10 @@ def main(argv: list[str] | None = None) -> None:
         settings, "hazchem-risk", args, checkpoint_subdir=f"risk-{prefix or 'main'}",
         rest_port=settings.risk.rest_port, parallelism=1,
         extra={
-            "python.fn-execution.bundle.size": "500",
-            "python.fn-execution.bundle.time": "50",
+            # latency over throughput: few inputs, each flushed on at once
+            "execution.buffer-timeout.interval": f"{settings.flink.buffer_timeout_ms} ms",
+            "python.fn-execution.bundle.size": "100",
+            "python.fn-execution.bundle.time": "10",
         },
     )  # fmt: skip
     topics = {t: prefix + t for t in INPUT_TOPICS}
