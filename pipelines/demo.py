@@ -195,7 +195,7 @@ def case_script(settings: Settings, start_ms: int) -> list:
 
 
 def _wait_for_risk(settings: Settings, job, end_ms: int, timeout_s: float = 60.0) -> None:  # noqa: ANN001
-    """Wait until the risk job has read its inputs (its clock trails them by the input lag)."""
+    """Wait until the risk job has read its inputs (readings move its clock, the lag behind)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if job.pid() is None:
