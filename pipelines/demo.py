@@ -195,7 +195,7 @@ def case_script(settings: Settings, start_ms: int) -> list:
 
 
 def _wait_for_risk(settings: Settings, job, end_ms: int, timeout_s: float = 60.0) -> None:  # noqa: ANN001
-    """Wait until the risk job has read its inputs (its clock trails them by the input lag)."""
+    """Wait until the risk job has read its inputs (readings move its clock, the lag behind)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if job.pid() is None:
@@ -386,7 +386,7 @@ def risk_summary(settings: Settings, start_ms: int, facts: dict) -> str:
             f" -> {c['assignee']}" + (f"  ({c['detail']})" if c.get("detail") else "")
         )
     # Replay the same inputs through the same engine: the timelines must be equal.
-    cutoff = facts["end_ms"] - settings.risk.input_lag_ms - 1000
+    cutoff = facts["end_ms"] - settings.risk.clock_lag_ms - 1000
     inputs = list(kafka_inputs(settings, 0, cutoff, written_since_ms=start_ms - 1000))
     model = load_model(DEMO_RISK_MODEL)
     again = replay(inputs, risk_plant(plant), model, cutoff)

@@ -120,9 +120,10 @@ class RiskSettings(BaseModel):
 
     model_file: Path | None = None  # None: the shipped pipelines/data/risk_model.yaml
     consumer_group: str = "hazchem-risk"
-    # The risk job's event-time clock trails the newest input by this much, so that alarm events
-    # (emitted by the alarm job a few seconds after their readings) still arrive in order.
-    input_lag_ms: int = 10000
+    # Business inputs are applied as they arrive; readings move the risk clock (time-based changes
+    # without input) this much behind their event time, so that alarm events (emitted by the alarm
+    # job after their readings) still find the clock before them.
+    clock_lag_ms: int = 2000
     rest_port: int = 18082  # REST API of the risk job's own local mini-cluster
 
 

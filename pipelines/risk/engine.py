@@ -1,9 +1,17 @@
 """Live four-color risk of every major hazard source, area and the enterprise, with warning cases.
 
 `RiskEngine` is the one implementation the streaming risk job and `hazchem risk replay` share.
-Feed it inputs in event-time order (`input_order` sorts them the same way everywhere) and call
-`on_time` to let time-based changes happen (video events ageing out, hidden dangers and
-inspections falling overdue, a lower level that has held long enough, a case step left undone).
+It applies inputs in the order it is given them, and `on_time` lets time-based changes happen
+(video events ageing out, hidden dangers and inspections falling overdue, a lower level that has
+held long enough, a case step left undone) at their exact event time.
+
+The ordering rule (one rule, for the job and replay alike): an input is *in order* when it sorts
+(`input_order`: event time, kind, canonical JSON) at or after the last input applied and its event
+time is not before the engine clock (the newest input or time-based change applied). Replay sorts
+its inputs, so all are in order; the streaming job applies each input as it arrives, so for
+inputs that arrive in order the two produce identical records. An input that is not in order is
+*late*: it is applied at once at the engine clock (its state change takes effect now; colors
+already published are never rewritten), counted in `RiskState.late_inputs`, never dropped.
 Pure: no I/O. The static plant and model live on the engine; everything that changes lives in
 `RiskState`, a small picklable object the streaming job keeps in keyed state.
 """
@@ -116,6 +124,7 @@ class RiskState:
     ratings: dict[tuple[str, str], Rating] = field(default_factory=dict)
     cases: CaseBook = field(default_factory=CaseBook)
     late_inputs: int = 0
+    last_input: tuple[int, int, bytes] | None = None  # input_order key of the last input applied
 
 
 class RiskEngine:
@@ -133,10 +142,26 @@ class RiskEngine:
 
     # -- inputs --------------------------------------------------------------------------------
 
+    def is_late(self, kind: str, record: dict[str, Any]) -> bool:
+        """Return True when the input sorts before what the engine has already applied."""
+        return self._late(input_order(kind, record))
+
+    def _late(self, order: tuple[int, int, bytes]) -> bool:
+        st = self.state
+        if st.now_ms is not None and order[0] < st.now_ms:
+            return True
+        return st.last_input is not None and order < st.last_input
+
     def on_input(self, kind: str, record: dict[str, Any]) -> list[Routed]:
-        """Apply one input record (of an input kind) at its event time."""
+        """Apply one input record (of an input kind) at its event time, or at the engine clock
+        when it is late (counted in `late_inputs`)."""
         ts = event_time(kind, record)
         st = self.state
+        order = input_order(kind, record)
+        if self._late(order):
+            st.late_inputs += 1
+        else:
+            st.last_input = order
         out = self.on_time(ts)
         if st.started_ms is None:
             st.started_ms = ts

@@ -1,7 +1,9 @@
 """Replay the risk model over recorded inputs: the same `RiskEngine`, in `input_order`.
 
 `replay()` is what `hazchem risk replay` runs over lake history (bronze tables) or Kafka topics;
-given the inputs the streaming risk job read, it returns the same risk and case records.
+given the inputs the streaming risk job read, it returns the same risk and case records when
+they arrived in order (see the ordering rule in `pipelines.risk.engine`), and with
+`arrival_order=True` in the order they arrived, late ones included.
 """
 
 from __future__ import annotations
@@ -26,15 +28,21 @@ def replay(
     plant: RiskPlant,
     model: RiskModel,
     end_ms: int | None = None,
+    arrival_order: bool = False,
 ) -> list[Routed]:
     """Return every routed record of the engine fed `inputs` ((kind, record)) in input order.
 
     Time-based changes are let happen up to end_ms (None: until nothing is left to happen).
+    With arrival_order, inputs are applied in the order given, as the streaming job applies them
+    as they arrive (an input older than what was applied is late: applied at the engine clock).
     """
     engine = RiskEngine(plant, model)
     out: list[Routed] = []
-    for kind, record in sorted(inputs, key=lambda kr: input_order(*kr)):
+    ordered = list(inputs) if arrival_order else sorted(inputs, key=lambda kr: input_order(*kr))
+    for kind, record in ordered:
         if end_ms is not None and event_time(kind, record) > end_ms:
+            if arrival_order:
+                continue
             break
         out += engine.on_input(kind, record)
     out += engine.on_time(end_ms if end_ms is not None else 2**62)

@@ -1,5 +1,5 @@
 """RiskEngine: live levels from inputs in event-time order, anti-flapping, time-based changes,
-and the same results however the inputs are delivered (streaming = replay)."""
+the same results streamed in order as replayed, and late inputs applied at the engine clock."""
 
 from __future__ import annotations
 
@@ -155,9 +155,10 @@ def test_permits_people_dangers_and_rounds():
     assert factors_at(7_200_000)["people_over_limit"] == (3, -11.0)  # 5 + 2 x 3
 
 
-def test_streaming_delivery_equals_replay():
-    """GIVEN many inputs WHEN delivered shuffled, in chunks with on_time calls at arbitrary
-    watermarks (as the streaming job does), THEN the records equal one sorted replay's."""
+def test_inputs_applied_as_they_arrive_in_order_equal_replay():
+    """GIVEN many inputs WHEN applied one by one as they arrive in event-time order, with clock
+    ticks (on_time) at arbitrary times in between (as the streaming job does), THEN the records
+    equal one sorted replay's and no input counts as late."""
     rng = random.Random(7)
     inputs = list(LEAK) + [video("fire", "A-RX", T + 20_000), video("off_post", "A-CR", T + 70_000)]
     for k in range(40):
@@ -167,21 +168,56 @@ def test_streaming_delivery_equals_replay():
     expected = run(inputs, until_s=2000)
     engine = RiskEngine(PLANT, MODEL)
     got = []
-    pending = sorted(inputs, key=lambda kr: input_order(*kr))
-    watermark = T
-    while pending:
-        watermark += rng.randrange(1, 30_000)
-        ready = [i for i in pending if i[1]["event_time_ms"] <= watermark]
-        pending = [i for i in pending if i[1]["event_time_ms"] > watermark]
-        rng.shuffle(ready)  # arrival order within a window does not matter
-        for kind, rec in sorted(ready, key=lambda kr: input_order(*kr)):
-            got += engine.on_input(kind, rec)
-        got += engine.on_time(watermark)
+    arrived = sorted(inputs, key=lambda kr: input_order(*kr))
+    for i, (kind, rec) in enumerate(arrived):
+        got += engine.on_input(kind, rec)
+        if i + 1 < len(arrived) and rng.random() < 0.5:  # a clock tick before the next input
+            got += engine.on_time(
+                rng.randrange(rec["event_time_ms"], arrived[i + 1][1]["event_time_ms"] + 1)
+            )
     got += engine.on_time(T + 2_000_000)
     assert [(r.topic, r.key, r.record) for r in got] == [
         (r.topic, r.key, r.record) for r in expected
     ]
     assert timeline(got) == timeline(expected)
+    assert engine.state.late_inputs == 0
+
+
+def test_a_late_input_is_applied_at_the_engine_clock_and_counted():
+    """GIVEN the HH alarm of 15 s arriving after a position of 20 s was applied WHEN applied
+    THEN it is late: counted, and it takes effect at the engine clock (red at 20 s, not 15 s),
+    colors already published unchanged; replay in the same arrival order gives the same."""
+    position = ("position", {"person_id": "P001", "area_code": "A-RX", "event_time_ms": T + 20_000})
+    arrived = [LEAK[0], LEAK[1], position, LEAK[2], *LEAK[3:]]
+    engine = RiskEngine(PLANT, MODEL)
+    got = []
+    late = []
+    for kind, rec in arrived:
+        late.append(engine.is_late(kind, rec))
+        got += engine.on_input(kind, rec)
+    got += engine.on_time(2**62)
+    assert late == [False, False, False, True, False, False, False]
+    assert engine.state.late_inputs == 1
+    assert changes(got, "HS-01") == [
+        (10.0, None, "yellow"), (12.0, "yellow", "orange"), (20.0, "orange", "red"),
+        (100.0, "red", "blue"),
+    ]  # fmt: skip
+    assert [r.record for r in got] == [
+        r.record for r in replay(arrived, PLANT, MODEL, arrival_order=True)
+    ]
+    assert changes(run(arrived), "HS-01")[2] == (15.0, "orange", "red")  # sorted: on time
+
+
+def test_same_millisecond_inputs_out_of_input_order_count_as_late():
+    """GIVEN a smoke video event applied at 10 s WHEN more inputs of that millisecond arrive
+    THEN those replay would apply before it are late (an alarm: kind first; a fire event of the
+    same camera: its canonical JSON sorts first), those it would apply after are not."""
+    engine = RiskEngine(PLANT, MODEL)
+    engine.on_input(*video("smoke", "A-TF", T + 10_000))
+    assert engine.is_late(*alarm("GD-TF10", "H", "raised", "high", T + 10_000))
+    assert engine.is_late(*video("fire", "A-TF", T + 10_000))
+    assert not engine.is_late(*video("smoke", "A-TF", T + 10_000, cam="CAM-Y"))
+    assert not engine.is_late(*alarm("GD-TF10", "H", "raised", "high", T + 10_001))
 
 
 def test_engine_state_survives_pickling_mid_stream():
