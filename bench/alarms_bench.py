@@ -48,9 +48,13 @@ from streaming_jobs.alarms_job import DLQ_TOPICS, JOB_TOPICS
 RESULTS = PROJECT_ROOT / "bench" / "results" / "alarms.json"
 TOPICS = (*JOB_TOPICS, *DLQ_TOPICS)
 WARMUP_S = 6.0  # the first flapping cycle after production starts: the job's warm-up
-LATENCY_RUN_S = 90
-LIVE_RUN_S = 60
-LIVE_RATES = (60_000, 50_000, 40_000, 30_000, 20_000, 10_000)
+# a quick smoke run can shorten these (the committed results use the defaults)
+LATENCY_RUN_S = float(os.environ.get("HAZCHEM_BENCH_LATENCY_S", "90"))
+LIVE_RUN_S = float(os.environ.get("HAZCHEM_BENCH_LIVE_S", "60"))
+LIVE_RATES = tuple(
+    int(r)
+    for r in os.environ.get("HAZCHEM_BENCH_RATES", "60000,50000,40000,30000,20000,10000").split(",")
+)
 TARGETS = {"live_sustained_readings_per_s": 50_000, "backlog_drain_per_s": 150_000,
            "p99_latency_ms_at_5000": 500, "job_over_fair_baseline": 1.5}  # fmt: skip
 
@@ -122,7 +126,7 @@ def start_job(settings, run: Run, bounded: bool, module: str = "streaming_jobs.a
                             stderr=subprocess.STDOUT)  # fmt: skip
 
 
-def wait_running(settings, proc: subprocess.Popen, timeout_s: float = 240) -> None:  # noqa: ANN001
+def wait_running(settings, proc: subprocess.Popen, timeout_s: float = 600) -> None:  # noqa: ANN001
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -349,6 +353,8 @@ def main() -> None:
     f = settings.flink
     results: dict = {
         "machine": machine(),
+        "run": {"backlog_readings": n, "latency_run_s": LATENCY_RUN_S, "live_run_s": LIVE_RUN_S,
+                "live_rates_tried_from": list(LIVE_RATES)},
         "settings": {"shipped_defaults": True, "parallelism": f.parallelism,
                      "batch_window_ms": f.batch_window_ms, "clock_lag_ms": f.clock_lag_ms,
                      "partition_idle_ms": f.partition_idle_ms, "key_buckets": f.key_buckets,

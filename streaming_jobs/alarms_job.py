@@ -359,7 +359,6 @@ DLQ_TOPICS = tuple(t + DLQ_SUFFIX for t in INPUT_TOPICS)
 OUTPUT_TOPICS = (
     "alarms", "alarms.current", "alarm.notifications", "alarm.audit", KPIS_TOPIC, LATE, *DLQ_TOPICS,
 )  # fmt: skip
-LATE_TOPIC = LATE
 JOB_TOPICS = (*INPUT_TOPICS, *OUTPUT_TOPICS[:6])  # what a prefixed run (tests, bench) creates
 
 

@@ -21,7 +21,7 @@ from pipelines.topics import DLQ_SUFFIX
 
 DEAD_LETTER_SOURCE = "risk-job"  # the envelope's `source`: who rejected the record
 CLOCK_TOPIC = "readings"
-TOMBSTONE = Verdict(None, "malformed_json", "tombstone: the record has no value, not a JSON object")
+TOMBSTONE = Verdict(None, "tombstone", "a null value (tombstone): no JSON object")
 
 
 def parse_object(raw: bytes | None) -> dict | Verdict:

@@ -80,21 +80,33 @@ def lake_inputs(settings: Settings, since_ms: int, until_ms: int) -> Iterator[tu
 
 
 def kafka_inputs(
-    settings, since_ms: int, until_ms: int, prefix: str = "", written_since_ms: int | None = None
-) -> Iterator[tuple]:  # noqa: ANN001
+    settings,  # noqa: ANN001
+    since_ms: int,
+    until_ms: int,
+    prefix: str = "",
+    written_since_ms: int | None = None,
+    arrival_order: bool = False,
+) -> Iterator[tuple]:
     """Yield (kind, record) of every risk input in Kafka with event time in [since, until).
 
     With written_since_ms, read what was written to Kafka from then on instead (as a job started
-    with --from-timestamp-ms reads), whatever its event time, up to until_ms.
+    with --from-timestamp-ms reads), whatever its event time, up to until_ms. With arrival_order,
+    yield them in the order Kafka appended them (its timestamps, stable per topic): the order a
+    job reading live saw them, for `replay(..., arrival_order=True)`.
     """
     from pipelines.kafka_stats import read_since
 
+    found = []
     for topic, kind in TOPIC_KINDS.items():
-        for _ts, value in read_since(settings, prefix + topic, written_since_ms or 0):
+        for ts, value in read_since(settings, prefix + topic, written_since_ms or 0):
             record = orjson.loads(value)
             at = event_time(kind, record)
             if (written_since_ms is not None or since_ms <= at) and at < until_ms:
-                yield kind, record
+                found.append((ts, kind, record))
+    if arrival_order:
+        found.sort(key=lambda f: f[0])
+    for _ts, kind, record in found:
+        yield kind, record
 
 
 def timeline(routed: Iterable[Routed], start_ms: int | None = None) -> list[dict[str, Any]]:

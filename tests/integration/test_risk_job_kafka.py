@@ -182,7 +182,7 @@ def test_streamed_risk_levels_and_cases_equal_replay(kafka, fresh_topics):
 POISON = [
     (b"not json{", "malformed_json", "not valid JSON: "),
     (b"[1, 2]", "wrong_type", "record must be a JSON object, got list"),
-    (None, "malformed_json", "tombstone: the record has no value, not a JSON object"),
+    (None, "tombstone", "a null value (tombstone): no JSON object"),
 ]
 
 

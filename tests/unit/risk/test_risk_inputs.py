@@ -72,7 +72,7 @@ def test_readings_move_the_clock_by_their_time_minus_the_lag(router):
 POISON = [
     (b"not json{", "malformed_json", "not valid JSON: "),
     (b"[1, 2]", "wrong_type", "record must be a JSON object, got list"),
-    (None, "malformed_json", "tombstone: the record has no value, not a JSON object"),
+    (None, "tombstone", "a null value (tombstone): no JSON object"),
 ]
 
 
