@@ -13,14 +13,15 @@ import json
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipelines.plant import PLANT_TZ
 from pipelines.settings import PROJECT_ROOT, Settings
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
-CST = timezone(timedelta(hours=8))  # plant local time (var plant_utc_offset_minutes = 480)
+CST = PLANT_TZ  # plant local time (dbt: var plant_utc_offset_minutes = 480)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ENTERPRISE = "91370612MA3C7H5Q21"  # the demo plant's enterprise code
 AS_OF = "2026-03-02"
