@@ -170,7 +170,7 @@ def kpi_seeds_command(
     differing = write_kpi_seeds(SEEDS_DIR, check=check)
     names = ", ".join(p.name for p in differing)
     if check and differing:
-        fail(f"out of date: {names} (run `hazchem kpi seeds`)")
+        fail(f"out of date: {names} (run `hazchem kpi seeds`)", code=1)
     typer.echo(f"written: {names}" if differing else "KPI seeds are up to date")
 
 
