@@ -158,6 +158,22 @@ def kpi_alarms_command(
     typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
 
 
+@kpi_app.command("seeds")
+def kpi_seeds_command(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only compare; exit 1 when a seed is out of date.")
+    ] = False,
+) -> None:
+    """Write the dbt seeds of the ISA-18.2 KPI definitions (pipelines/alarms/kpi.py)."""
+    from pipelines.lake.seeds import SEEDS_DIR, write_kpi_seeds
+
+    differing = write_kpi_seeds(SEEDS_DIR, check=check)
+    names = ", ".join(p.name for p in differing)
+    if check and differing:
+        fail(f"out of date: {names} (run `hazchem kpi seeds`)", code=1)
+    typer.echo(f"written: {names}" if differing else "KPI seeds are up to date")
+
+
 def _send_action(action: str, tag: str, condition: str, actor: str, **fields: Any) -> None:
     """Validate and produce one operator action to `alarm.actions`; print its id."""
     from pipelines.alarms.actions import build_action

@@ -16,6 +16,13 @@ CHATTER_RAISES = 3  # this many raises of one tag + condition ...
 CHATTER_SPAN_MS = 60 * 1000  # ... with the last at most this long after the first
 STALE_AFTER_MS = 24 * 60 * 60 * 1000  # active strictly longer than this at the period end
 TOP_N = 10
+# ISA-18.2 workload bands of the average annunciated alarms per window and console: ~1 per 10 min
+# very likely acceptable, ~2 per 10 min the most an operator can manage; the last band is open.
+RATE_BANDS: tuple[tuple[str, int | None], ...] = (
+    ("very_likely_acceptable", 1),
+    ("maximum_manageable", 2),
+    ("over_maximum", None),
+)
 _CONDITION_RANK = {cond: rank for rank, cond in enumerate(CONDITION_ORDER)}
 
 
@@ -83,6 +90,35 @@ def _pct(part: float, whole: float) -> float:
 def _pairs(pairs: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
     """Return pairs as sorted {"tag", "condition"} objects."""
     return [{"tag": t, "condition": c} for t, c in sorted(pairs, key=_pair_key)]
+
+
+def alarm_rate_band(annunciated: int, windows: int) -> str:
+    """Return the RATE_BANDS band of `annunciated` raises in `windows` windows (bounds included)."""
+    for band, max_per_window in RATE_BANDS:
+        if max_per_window is None or annunciated <= max_per_window * windows:
+            return band
+    raise AssertionError("RATE_BANDS must end with an open band")
+
+
+def seed_tables() -> dict[str, list[dict[str, Any]]]:
+    """Return the dbt seeds that carry these definitions to SQL: seed name -> rows (CSV order).
+
+    `hazchem kpi seeds` writes them to dbt_project/seeds/; a unit test keeps the committed files
+    equal to this, so the KPI constants are defined here only.
+    """
+    definitions = {
+        "window_ms": WINDOW_MS,
+        "flood_min_raised": FLOOD_MIN_RAISED,
+        "chatter_raises": CHATTER_RAISES,
+        "chatter_span_ms": CHATTER_SPAN_MS,
+        "stale_after_ms": STALE_AFTER_MS,
+        "top_n": TOP_N,
+    }
+    bands = [
+        {"band_rank": rank, "alarm_rate_band": band, "max_avg_per_window": limit}
+        for rank, (band, limit) in enumerate(RATE_BANDS)
+    ]
+    return {"alarm_kpi_definitions": [definitions], "alarm_rate_bands": bands}
 
 
 def alarm_kpis(

@@ -11,12 +11,25 @@ QUERIES: dict[str, str] = {
         from gold.fct_alarm_kpis_daily
         order by annunciated desc, area_code
         limit 8""",
+    # top_priority: the most severe priority of the tag's episodes by priority_rank (0 critical,
+    # 3 low; the alarm_priorities seed), never the alphabetical max of the text
     "busiest tags (alarm episodes)": """
-        select tag, count(*) as episodes, max(priority) as top_priority,
-               round(avg(active_duration_s), 1) as avg_active_s
-        from gold.fct_alarm_episodes
-        group by tag
-        order by episodes desc, tag
+        with per_tag as (
+            select tag, count(*) as episodes, min(priority_rank) as top_priority_rank,
+                   round(avg(active_duration_s), 1) as avg_active_s
+            from gold.fct_alarm_episodes
+            group by tag
+        ),
+        ranks as (
+            select distinct priority, priority_rank
+            from gold.fct_alarm_episodes
+            where priority_rank is not null
+        )
+        select per_tag.tag, per_tag.episodes, ranks.priority as top_priority,
+               per_tag.avg_active_s
+        from per_tag
+        left join ranks on per_tag.top_priority_rank = ranks.priority_rank
+        order by per_tag.episodes desc, per_tag.tag
         limit 5""",
     "dead-letter reasons per source": """
         select source_topic, reason_code, sum(dead_letter_count) as dead_letters

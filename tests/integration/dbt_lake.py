@@ -13,14 +13,15 @@ import json
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipelines.plant import PLANT_TZ
 from pipelines.settings import PROJECT_ROOT, Settings
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
-CST = timezone(timedelta(hours=8))  # plant local time (var plant_utc_offset_minutes = 480)
+CST = PLANT_TZ  # plant local time (dbt: var plant_utc_offset_minutes = 480)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ENTERPRISE = "91370612MA3C7H5Q21"  # the demo plant's enterprise code
 AS_OF = "2026-03-02"
@@ -259,6 +260,71 @@ STALE_EPISODE = f"GD-RX05:STALE:{at(3, '12:00:00')}"
 
 
 def alarm_events() -> list[dict[str, Any]]:
+    """The `alarms` records: the scenario below, flags and states as the lifecycle decides them."""
+    return _lifecycle_records()[0]
+
+
+def alarm_audit() -> list[dict[str, Any]]:
+    """The `alarm.audit` records the alarm job writes for alarm_actions() (and auto-unshelves)."""
+    return _lifecycle_records()[1]
+
+
+def _lifecycle_records() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Feed the scenario's transitions and actions, per tag in time order, to the lifecycle the
+    alarm job runs (pipelines.alarms.lifecycle); return (alarm events, audit records) as the job
+    routes them (pipelines.alarms.processor). The hand-set `annunciated` flags must agree."""
+    from pipelines.alarms.engine import Transition
+    from pipelines.alarms.lifecycle import ALARM, TagLifecycle
+
+    events = _scenario_events()
+    inputs: list[tuple[int, int, int, dict[str, Any]]] = []
+    for number, event in enumerate(events):
+        inputs.append((event["event_time_ms"], 0, number, event))
+    for number, action in enumerate(alarm_actions()):
+        inputs.append((action["action_time_ms"], 1, number, action))
+    lifecycles: dict[str, TagLifecycle] = {}
+    decided: dict[str, dict[str, Any]] = {}
+    audit: list[dict[str, Any]] = []
+
+    def place(tag: str) -> dict[str, Any]:
+        first = next(e for e in events if e["tag"] == tag)
+        return {k: first[k] for k in ("enterprise_code", "hazard_source_code", "unit_code",
+                                      "area_code")}  # fmt: skip
+
+    def route(tag: str, outs: list[Any]) -> None:
+        for out in outs:
+            if out.kind == ALARM:
+                decided[out.record["event_id"]] = out.record
+            elif out.kind in ("action", "rejected_action", "auto_unshelve"):
+                audit.append({"kind": out.kind, **place(tag), "reannunciate": None, **out.record})
+
+    for _, is_action, _, record in sorted(inputs, key=lambda i: i[:3]):
+        tag = record["tag"]
+        lifecycle = lifecycles.setdefault(tag, TagLifecycle(tag))
+        if is_action:
+            route(tag, lifecycle.on_action(record))
+            continue
+        raised_ms = int(record["episode_id"].rsplit(":", 1)[1])
+        transition = Transition(
+            tag, record["condition"], record["event"], record["event_time_ms"], record["value"],
+            record["limit"], record["priority"], record["alarm_class"], raised_ms,
+        )  # fmt: skip
+        route(tag, lifecycle.on_transition(transition))
+    for tag, lifecycle in lifecycles.items():  # the job's event-time timers: shelves expire
+        due = lifecycle.next_timer_ms()
+        if due is not None:
+            route(tag, lifecycle.on_time(due))
+    landed = []
+    for event in events:
+        verdict = decided[event["event_id"]]
+        assert verdict["annunciated"] == event["annunciated"], event["event_id"]
+        landed.append(
+            dict(event, suppressed_by=verdict["suppressed_by"], state=verdict["state_after"])
+        )
+    return landed, audit
+
+
+def _scenario_events() -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     # A-TF, day 1: E2 raised 07:00 (17 h before the day ends: not yet stale).
     events += alarm_episode("TI-501", "HH", at(1, "07:00:00"), None, "medium", 45.0, 46.2)
@@ -635,6 +701,45 @@ def case_events() -> list[dict[str, Any]]:
     return events
 
 
+def cases_current() -> list[dict[str, Any]]:
+    """`cases.current` snapshots as the risk job's CaseBook writes them, ran with the shipped risk
+    model (close deadline = opening + cases.close_within_s): one per case after its latest event,
+    and an earlier one of CASE_1 (landed first) that the latest replaces."""
+    from pipelines.plant import load_plant
+    from pipelines.risk.model import load_model
+
+    close_within_ms = int(load_model().cases.close_within_s * 1000)
+    plant = load_plant()
+    chains = {code: [hs.responsibility[r] for r in ("operations_lead", "technical_lead",
+                                                     "principal_head")]
+              for code, hs in plant.hazard_sources.items()}  # fmt: skip
+    snapshots = []
+    by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in case_events():
+        by_case[event["case_id"]].append(event)
+    for case_id, events in by_case.items():
+        for upto in [2, len(events)] if case_id == CASE_1 else [len(events)]:
+            seen, last = events[:upto], events[upto - 1]
+            steps = {e["event"]: e for e in seen}
+            opened = steps["opened"]["event_time_ms"]
+            closed = steps.get("closed")
+            snapshots.append({
+                "case_id": case_id, "enterprise_code": ENTERPRISE,
+                "subject_type": last["subject_type"], "subject_code": last["subject_code"],
+                "status": last["status"], "level": last["level"],
+                "triggers": [steps["opened"]["detail"]], "assignee": last["assignee"],
+                "escalation_level": last["escalation_level"],
+                "responsibility_chain": chains.get(last["subject_code"], [last["assignee"]]),
+                "opened_ms": opened, "close_due_ms": opened + close_within_ms,
+                "closed_ms": closed["event_time_ms"] if closed else None,
+                "closed_by": closed["actor"] if closed else None,
+                "closed_on_time": (closed["event_time_ms"] <= opened + close_within_ms
+                                   if closed else None),
+                "attachments": [], "overdue_steps": [],
+            })  # fmt: skip
+    return snapshots
+
+
 def case_actions() -> list[dict[str, Any]]:
     """The operator actions on CASE_1 (CA-3, a verify by the handler, was rejected)."""
 
@@ -665,6 +770,9 @@ def build_lake(root: Path | str, storage_options: dict[str, str] | None = None) 
     lake.append("alarms", events, BATCH_1)
     lake.append("alarms", [e for e in events if e["episode_id"] == E1][:1], BATCH_2)  # a replay
     lake.append("alarm.actions", alarm_actions(), BATCH_1)
+    audit = alarm_audit()
+    lake.append("alarm.audit", audit, BATCH_1)
+    lake.append("alarm.audit", audit[:1], BATCH_2)  # a replayed audit record
     first, later = tag_configs()
     lake.append("tags", first, BATCH_1)
     lake.append("tags", later, BATCH_2)
@@ -684,6 +792,9 @@ def build_lake(root: Path | str, storage_options: dict[str, str] | None = None) 
     lake.append("cases", case_records, BATCH_1)
     lake.append("cases", case_records[3:4], BATCH_2)  # a replayed event
     lake.append("case.actions", case_actions(), BATCH_1)
+    snapshots = cases_current()
+    lake.append("cases.current", snapshots[:1], BATCH_1)  # CASE_1 after its second event
+    lake.append("cases.current", snapshots[1:], BATCH_2)
     return lake
 
 

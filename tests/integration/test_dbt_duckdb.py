@@ -257,10 +257,12 @@ def test_alarm_kpis_daily_equal_the_python_reference(built: dict[str, Any]) -> N
 
 
 @pytest.mark.integration
-def test_alarm_episodes_follow_the_lifecycle(built: dict[str, Any]) -> None:
-    """GIVEN raises, clears and operator actions (a replayed raise, an action without episode_id,
-    a close before the clear, a close without measures) WHEN dbt builds fct_alarm_episodes THEN
-    E1 is closed with exact times and durations, E2 is active, and the rest returned."""
+def test_alarm_episodes_are_the_jobs_verdicts(built: dict[str, Any]) -> None:
+    """GIVEN raises, clears and the alarm job's audit of the operator actions (a replayed raise and
+    audit record, a comment without episode_id the job gave E1, a close it rejected before the
+    clear, one it rejected without measures, a shelve ahead of any raise) WHEN dbt builds
+    fct_alarm_episodes THEN E1 is closed with exact times and durations, E2 is active, the rest
+    returned, and the rejected closes are counted on their episodes, never applied."""
     rows = query(
         built["db"],
         "select * from gold.fct_alarm_episodes where episode_id in "
@@ -269,7 +271,8 @@ def test_alarm_episodes_follow_the_lifecycle(built: dict[str, Any]) -> None:
     common = {
         "enterprise_code": ENTERPRISE, "hazard_source_code": "HS-01", "unit_code": "U-TF",
         "area_code": "A-TF", "alarm_class": "process", "priority": "medium",
-        "is_annunciated": True, "suppressed_by": None, "shelve_count": 0,
+        "is_annunciated": True, "suppressed_by": None, "shelve_count": 0, "priority_rank": 2,
+        "rejected_action_count": 0,
     }  # fmt: skip
     assert rows == [
         {
@@ -306,9 +309,20 @@ def test_alarm_episodes_follow_the_lifecycle(built: dict[str, Any]) -> None:
     ]
     shelved = query(
         built["db"],
-        "select is_annunciated, suppressed_by from gold.fct_alarm_episodes where tag = 'GD-RX12'",
+        "select is_annunciated, suppressed_by, shelve_count from gold.fct_alarm_episodes "
+        "where tag = 'GD-RX12'",
     )
-    assert shelved == [{"is_annunciated": False, "suppressed_by": "shelve"}]
+    assert shelved == [{"is_annunciated": False, "suppressed_by": "shelve", "shelve_count": 0}]
+    rejected = query(
+        built["db"],
+        "select episode_id, rejected_action_count, closed_at, episode_state "
+        "from gold.fct_alarm_episodes where rejected_action_count > 0 order by 1",
+    )
+    assert rejected == [
+        {"episode_id": f"LI-501:L:{at(2, t)}", "rejected_action_count": 1, "closed_at": None,
+         "episode_state": "returned"}
+        for t in ("11:00:00", "11:00:30")
+    ]  # fmt: skip
 
 
 @pytest.mark.integration

@@ -218,3 +218,31 @@ def test_kpi_alarms_bad_line_is_a_one_line_error(runner: CliRunner, tmp_path: Pa
     assert result.stderr == "error: --end must be after --start\n"
     result = runner.invoke(kpi_app, [*args, "--end", "tomorrow"])
     assert result.stderr == "error: --end: unparsable ts 'tomorrow'\n"
+
+
+def test_kpi_seeds_check_passes_on_the_committed_seeds(runner: CliRunner) -> None:
+    """GIVEN the committed KPI seeds WHEN `hazchem kpi seeds --check` runs THEN it exits 0 and
+    says they are up to date (it writes nothing)."""
+    result = runner.invoke(kpi_app, ["seeds", "--check"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "KPI seeds are up to date\n"
+
+
+def test_kpi_seeds_check_names_a_stale_seed(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a seeds folder without the KPI seeds WHEN `hazchem kpi seeds --check` runs THEN one
+    line names both files and the exit code is 1; `hazchem kpi seeds` then writes them."""
+    import pipelines.lake.seeds as seeds
+
+    monkeypatch.setattr(seeds, "SEEDS_DIR", tmp_path)
+    result = runner.invoke(kpi_app, ["seeds", "--check"])
+    assert result.exit_code == 1
+    assert "out of date: alarm_kpi_definitions.csv, alarm_rate_bands.csv" in result.stderr
+    result = runner.invoke(kpi_app, ["seeds"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "written: alarm_kpi_definitions.csv, alarm_rate_bands.csv\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "alarm_kpi_definitions.csv",
+        "alarm_rate_bands.csv",
+    ]

@@ -182,3 +182,21 @@ def test_bad_period_or_event_raises_value_error() -> None:
         alarm_kpis([], T0, T0)
     with pytest.raises(ValueError, match=r"^event 1: event has no ts"):
         alarm_kpis([{"tag": "A", "condition": "H", "event": "raised"}], T0, T0 + HOUR)
+
+
+@pytest.mark.parametrize(
+    ("annunciated", "band"),
+    [
+        (0, "very_likely_acceptable"),
+        (144, "very_likely_acceptable"),
+        (145, "maximum_manageable"),
+        (288, "maximum_manageable"),
+        (289, "over_maximum"),
+    ],
+)
+def test_alarm_rate_band_bounds_belong_to_the_lower_band(annunciated: int, band: str) -> None:
+    """GIVEN a day of 144 windows WHEN `annunciated` raises are banded THEN 144 (1 per window)
+    is still very likely acceptable and 288 (2 per window) still maximum manageable."""
+    from pipelines.alarms.kpi import alarm_rate_band
+
+    assert alarm_rate_band(annunciated, 144) == band

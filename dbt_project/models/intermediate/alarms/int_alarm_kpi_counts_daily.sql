@@ -1,9 +1,12 @@
 -- One row per console (area) per plant calendar day, from the first to the last day with an
 -- annunciated alarm event, for every area that has one: the integer counts behind the ISA-18.2
 -- KPIs of pipelines/alarms/kpi.py over the period [local midnight, next local midnight),
--- 10-minute windows aligned at the period start. Like the streaming alarm job, only annunciated
--- transitions count (shelved or unit-suppressed ones are recorded, not annunciated).
--- fct_alarm_kpis_daily turns the counts into the KPI ratios.
+-- windows aligned at the period start. Like the streaming alarm job, only annunciated
+-- transitions count (shelved or unit-suppressed ones are recorded, not annunciated). The KPI
+-- constants (window, flood, chattering, stale, top N) come from seed alarm_kpi_definitions,
+-- generated from kpi.py; a standing (stale) alarm is an episode the job annunciated when it
+-- raised and had not cleared at the day end (int_alarm_episodes_joined), not a re-derived
+-- lifecycle. fct_alarm_kpis_daily turns the counts into the KPI ratios.
 with alarm_events as (
     select * from {{ ref('stg_bronze__alarms') }}
     where is_annunciated
@@ -13,8 +16,20 @@ conditions as (
     select * from {{ ref('alarm_conditions') }}
 ),
 
-spans as (
-    select * from {{ ref('int_alarm_active_spans_derived') }}
+kpi as (
+    select * from {{ ref('alarm_kpi_definitions') }}
+),
+
+standing as (
+    -- episodes the job annunciated when they were raised: active from the raise to their clear
+    select
+        area_code,
+        tag,
+        condition,
+        raised_ms as active_from_ms,
+        cleared_ms as cleared_at_ms
+    from {{ ref('int_alarm_episodes_joined') }}
+    where raised_ms is not null and is_annunciated
 ),
 
 event_days as (
@@ -40,9 +55,12 @@ periods as (
         consoles.area_code,
         days.day_index,
         {{ hazchem.plant_day_start_ms('days.day_index') }} as period_start_ms,
-        {{ hazchem.plant_day_start_ms('days.day_index') }} + 86400000 as period_end_ms
+        {{ hazchem.plant_day_start_ms('days.day_index') }} + 86400000 as period_end_ms,
+        -- a partial last window counts as a window (kpi.alarm_kpis)
+        {{ hazchem.int_div('86400000 + kpi.window_ms - 1', 'kpi.window_ms') }} as windows
     from consoles
     cross join day_bounds
+    cross join kpi
     cross join
         unnest({{ hazchem.integer_array('day_bounds.first_day', 'day_bounds.last_day') }})
         as days (day_index)
@@ -65,9 +83,10 @@ raises as (
         raised_events.*,
         {{ hazchem.int_div(
             'raised_events.event_time_ms - ' ~ hazchem.plant_day_start_ms('raised_events.day_index'),
-            600000
+            'kpi.window_ms'
         ) }} as window_index
     from raised_events
+    cross join kpi
 ),
 
 window_counts as (
@@ -82,12 +101,14 @@ window_counts as (
 
 window_stats as (
     select
-        area_code,
-        day_index,
-        max(raised_count) as max_per_10min,
-        sum(case when raised_count >= 10 then 1 else 0 end) as flood_windows
+        window_counts.area_code,
+        window_counts.day_index,
+        max(window_counts.raised_count) as max_per_10min,
+        sum(case when window_counts.raised_count >= kpi.flood_min_raised then 1 else 0 end)
+            as flood_windows
     from window_counts
-    group by area_code, day_index
+    cross join kpi
+    group by window_counts.area_code, window_counts.day_index
 ),
 
 pair_counts as (
@@ -113,12 +134,13 @@ pair_ranks as (
 
 top10 as (
     select
-        area_code,
-        day_index,
-        sum(raised_count) as top10_raised
+        pair_ranks.area_code,
+        pair_ranks.day_index,
+        sum(pair_ranks.raised_count) as top10_raised
     from pair_ranks
-    where frequency_rank <= 10
-    group by area_code, day_index
+    cross join kpi
+    where pair_ranks.frequency_rank <= kpi.top_n
+    group by pair_ranks.area_code, pair_ranks.day_index
 ),
 
 raise_runs as (
@@ -128,35 +150,48 @@ raise_runs as (
         tag,
         condition,
         event_time_ms,
-        lead(event_time_ms, 2) over (
+        row_number() over (
             partition by area_code, day_index, tag, condition
             order by event_time_ms
-        ) as third_raise_ms
+        ) as raise_number
     from raises
 ),
 
 chattering_pairs as (
+    -- chatter_raises raises of one pair, the last at most chatter_span_ms after the first
     select distinct
-        area_code,
-        day_index,
-        tag,
-        condition
-    from raise_runs
-    where third_raise_ms - event_time_ms <= 60000
+        first_raise.area_code,
+        first_raise.day_index,
+        first_raise.tag,
+        first_raise.condition
+    from raise_runs as first_raise
+    cross join kpi
+    inner join raise_runs as last_raise
+        on
+            first_raise.area_code = last_raise.area_code
+            and first_raise.day_index = last_raise.day_index
+            and first_raise.tag = last_raise.tag
+            and first_raise.condition = last_raise.condition
+            and last_raise.raise_number = first_raise.raise_number + kpi.chatter_raises - 1
+    where last_raise.event_time_ms - first_raise.event_time_ms <= kpi.chatter_span_ms
 ),
 
 stale_pairs as (
     select distinct
         periods.area_code,
         periods.day_index,
-        spans.tag,
-        spans.condition
-    from spans
+        standing.tag,
+        standing.condition
+    from standing
+    cross join kpi
     inner join periods
         on
-            spans.area_code = periods.area_code
-            and spans.active_from_ms < periods.period_end_ms - 86400000
-            and (spans.cleared_at_ms is null or spans.cleared_at_ms >= periods.period_end_ms)
+            standing.area_code = periods.area_code
+            and standing.active_from_ms < periods.period_end_ms - kpi.stale_after_ms
+            and (
+                standing.cleared_at_ms is null
+                or standing.cleared_at_ms >= periods.period_end_ms
+            )
 ),
 
 {%- for kind in ['chattering', 'stale'] %}
@@ -198,7 +233,7 @@ final as (
         {{ hazchem.day_index_to_date('periods.day_index') }} as report_date,
         periods.period_start_ms,
         periods.period_end_ms,
-        144 as windows,
+        periods.windows,
         coalesce(priority_counts.annunciated, 0) as annunciated,
         coalesce(window_stats.max_per_10min, 0) as max_per_10min,
         coalesce(window_stats.flood_windows, 0) as flood_windows,

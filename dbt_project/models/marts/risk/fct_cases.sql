@@ -1,11 +1,19 @@
 -- One row per warning case (预警处置闭环, case_id): opened -> acknowledged -> handled -> verified ->
 -- closed, with times, who acted, the worst color reached, the first and final assignee, the
--- escalations and durations in seconds. closed_on_time: closed within var case_close_within_s
--- (default 86400 s = 24 h, cases.close_within_s of the risk model) of opening, the deadline
--- included; null while the case is not closed. A case whose `opened` event is not in the lake
--- counts from its first event.
+-- escalations and durations in seconds. closed_on_time: closed at or before the deadline the
+-- risk job set when the case opened (close_due_ms of `cases.current`, from cases.close_within_s
+-- of the risk model the job ran), as closed_on_time of pipelines/risk/cases.py; null while the
+-- case is not closed or its deadline is not in the lake. A case whose `opened` event is not in
+-- the lake counts from its first event.
 with case_events as (
     select * from {{ ref('stg_bronze__case_events') }}
+),
+
+deadlines as (
+    select
+        case_id,
+        close_due_ms
+    from {{ ref('stg_bronze__cases_current') }}
 ),
 
 ordered as (
@@ -68,6 +76,7 @@ joined as (
         milestones.verified_by,
         milestones.closed_event_ms as closed_ms,
         milestones.closed_by,
+        deadlines.close_due_ms,
         milestones.last_event_ms,
         milestones.max_level_code,
         first_events.assignee as first_assignee,
@@ -84,6 +93,8 @@ joined as (
         on milestones.case_id = first_events.case_id and first_events.from_first = 1
     inner join ordered as last_events
         on milestones.case_id = last_events.case_id and last_events.from_last = 1
+    left join deadlines
+        on milestones.case_id = deadlines.case_id
 ),
 
 final as (
@@ -115,8 +126,7 @@ final as (
         verified_by,
         {{ hazchem.ms_to_timestamp('closed_ms') }} as closed_at,
         closed_by,
-        {{ hazchem.ms_to_timestamp('opened_ms + ' ~ hazchem.case_close_within_ms()) }}
-            as close_due_at,
+        {{ hazchem.ms_to_timestamp('close_due_ms') }} as close_due_at,
         {{ hazchem.ms_to_timestamp('last_event_ms') }} as last_event_at,
         first_assignee,
         final_assignee,
@@ -130,8 +140,8 @@ final as (
         cast(handled_ms - opened_ms as double) / 1000 as time_to_handle_s,
         cast(closed_ms - opened_ms as double) / 1000 as time_to_close_s,
         case
-            when closed_ms is not null
-                then closed_ms - opened_ms <= {{ hazchem.case_close_within_ms() }}
+            when closed_ms is not null and close_due_ms is not null
+                then closed_ms <= close_due_ms
         end as closed_on_time
     from joined
 )
