@@ -41,6 +41,7 @@ from pipelines.alarms.stream import (
     BucketState,
     split_items,
 )
+from pipelines.plant import PLANT_TZ
 from streaming_jobs.runtime import startup_options
 
 KIND_UNIT_STATE, KIND_READING, KIND_ACTION = 0, 1, 2
@@ -73,6 +74,12 @@ AREA_ALARMS = OutputTag(
 )
 KPIS_TOPIC = "alarm.kpis"
 DAY_MS = 24 * 3600 * 1000
+PLANT_OFFSET_MS = int(PLANT_TZ.utcoffset(None).total_seconds() * 1000)
+
+
+def plant_day_start(ts_ms: int) -> int:
+    """Return the plant-local midnight (pipelines.plant.PLANT_TZ) at or before ts_ms, in UTC ms."""
+    return (ts_ms + PLANT_OFFSET_MS) // DAY_MS * DAY_MS - PLANT_OFFSET_MS
 
 
 def _rows(routed: list[Routed]):
@@ -137,10 +144,12 @@ class AlarmFunction(KeyedProcessFunction):
 
 
 class AreaKpiFunction(KeyedProcessFunction):
-    """Per area (alarm console): flood start/end and the ISA-18.2 KPIs of the day so far.
+    """Per area (alarm console): flood start/end and the ISA-18.2 KPIs of the plant-local day so
+    far.
 
-    Windows are the KPI definition's 10-minute tumbling windows aligned at midnight UTC, so a
-    streaming window equals the batch `hazchem kpi alarms` window with T0 = that midnight.
+    Windows are the KPI definition's 10-minute tumbling windows, aligned at midnight UTC and so
+    at plant-local midnight too (UTC+8): a streaming window equals the batch `hazchem kpi alarms`
+    window with T0 = that midnight; the day of a snapshot is the plant-local day (PLANT_TZ).
     """
 
     def open(self, runtime_context: RuntimeContext) -> None:
@@ -194,7 +203,7 @@ class AreaKpiFunction(KeyedProcessFunction):
         window = self.window.value() or {}
         if window.get("start") == timestamp - WINDOW_MS and window.get("flood"):
             yield self._flood("flood_end", area, window["start"], timestamp, window["raised"])
-        day_start = (timestamp - 1) // DAY_MS * DAY_MS
+        day_start = plant_day_start(timestamp - 1)
         events = self.events.value() or []
         # keep today's events plus the raises of pairs still active (for the `stale` KPI)
         open_raises: dict[tuple[str, str], dict] = {}

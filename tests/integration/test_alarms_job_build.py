@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 T0 = 1_800_000_000_000  # a 10-minute window boundary
-DAY0 = T0 // 86_400_000 * 86_400_000
+DAY0 = (T0 + 8 * 3_600_000) // 86_400_000 * 86_400_000 - 8 * 3_600_000  # plant-local midnight
 
 
 def _run_build(configs, contexts, rows):
