@@ -302,7 +302,7 @@ def render_summary(docs: dict[str, Doc]) -> list[str]:
         "alarm job: backlog drain / p99 latency at 5,000/s",
         f"{rate(alarms.get('backlog_drain_per_s'))} / "
         f"{num(alarms.get('p99_latency_ms_at_5000'), ' ms')}" if alarms else "not measured yet",
-        "[docs/alarms.md](docs/alarms.md#performance-make-bench--benchresultsalarmsjson)",
+        "[docs/alarms.md](docs/alarms.md)",
     ])  # fmt: skip
     fresh = docs["lake_freshness"]
     rows.append([
