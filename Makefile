@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars up down status demo test test-unit test-integration lint format bench docs clean
+.PHONY: help install jars up down status demo test test-unit test-integration lint format bench bench-docs docs clean
 
 help: ## List every target with a one-line description
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,13 +56,17 @@ format: install ## Apply ruff formatting and fixes
 docs: install ## Regenerate docs/schema_catalog.md from the schema files
 	$(BIN)/hazchem schemas docs
 
-bench: install jars ## Benchmarks (simulator, alarm job, lakehouse, bronze + gold freshness), JSON under bench/results/
+bench: install jars ## Benchmarks (simulator, alarm job, lakehouse, bronze + gold freshness): bench/results/*.json, then the docs' tables
 	@mkdir -p bench/results
-	$(BIN)/python bench/simulator_bench.py > bench/results/simulator.json && cat bench/results/simulator.json
+	$(BIN)/python bench/simulator_bench.py > /dev/null && cat bench/results/simulator.json
 	$(BIN)/python bench/alarms_bench.py > /dev/null && cat bench/results/alarms.json
 	HAZCHEM_TRINO__HEAP=4g HAZCHEM_TRINO__QUERY_MEMORY=2560MB \
 		$(BIN)/python bench/lakehouse_bench.py > /dev/null && cat bench/results/lakehouse.json
 	$(BIN)/python bench/lake_freshness_bench.py > /dev/null && cat bench/results/lake_freshness.json
+	$(MAKE) bench-docs
+
+bench-docs: ## Regenerate the docs' benchmark tables from bench/results/*.json (README, docs/lakehouse.md, docs/alarms.md)
+	$(BIN)/python bench/report.py
 
 clean: ## Stop services and remove run state (keeps downloaded caches)
 	-$(BIN)/hazchem down

@@ -1,7 +1,12 @@
 """Benchmark of the streaming path into the lake: bronze ingest rows/s through Kafka -> Spark ->
 Delta, and the freshness of the 1-minute readings rollup (gold `fct_readings_1min`, DuckDB).
-Writes bench/results/lake_freshness.json and merges it into bench/results/lakehouse.json under
-the key `streaming`. Not a test. Progress on stderr, the JSON result on stdout.
+Writes bench/results/lake_freshness.json (machine, git commit and settings inside). Not a test.
+Progress on stderr, the JSON result on stdout.
+
+Headline figures: `bronze_readings_rows_per_s` (part 1: the bronze step alone, Kafka -> Spark ->
+Delta, Spark session already up; dbt is not in it) and the freshness `verdicts` (part 2). A
+verdict is written only when its step ran and passed (no error, every dbt cycle passed, gold
+ended up holding exactly the readings ingest accepted); `not_judged` says why otherwise.
 
 Isolation. Everything runs against a broker of its own (127.0.0.1:39092, controller :39093, data
 and pid file under `.cache/bench-stream/kafka`; HAZCHEM_BENCH_KAFKA_PORT moves it), started here
@@ -19,7 +24,8 @@ Part 1, bronze ingest rows/s (Kafka -> Spark Structured Streaming -> Delta):
   `batch_jobs.bronze_ingest.run(settings, ["readings"], available_now=True)` drains the topic
   (timed: the whole call, i.e. broker record count + Delta table creation + query start + all
   micro-batches + Delta history; and the streaming query alone, as the job logs it);
-- reported: rows written / wall seconds with and without Spark start-up, and per micro-batch
+- reported: rows written / wall seconds of the `run` call (= `bronze_readings_rows_per_s`), the
+  same with Spark start-up, the streaming query alone, and per micro-batch
   (maxOffsetsPerTrigger 500,000, so ~2 batches for 1 M rows);
 - the same session then runs the job once over every declared topic (all others empty or
   nearly), which creates every bronze table: dbt needs them all (docs/dbt.md). Timed separately.
@@ -71,7 +77,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -82,13 +87,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lakehouse_bench import stdout_to_stderr  # sibling bench module
+from _meta import bench_meta, settings_diff, write_result  # sibling bench modules
+from lakehouse_bench import stdout_to_stderr
 
 from pipelines.settings import PROJECT_ROOT, Settings, get_settings
 from pipelines.stats import percentile
 
-RESULTS = PROJECT_ROOT / "bench" / "results" / "lake_freshness.json"
-LAKEHOUSE_RESULTS = PROJECT_ROOT / "bench" / "results" / "lakehouse.json"
 BENCH_ROOT = PROJECT_ROOT / ".cache" / "bench-stream"
 KAFKA_PORT = int(os.environ.get("HAZCHEM_BENCH_KAFKA_PORT", "39092"))
 BACKLOG = int(os.environ.get("HAZCHEM_BENCH_BACKLOG", "1000000"))
@@ -641,34 +645,41 @@ def _analyse(
         "starts + max dbt start -> fct_readings_1min commit, all measured in this run; holds for "
         "any phase of the schedules against the minute (the measured buckets share one phase)",
     }
-    worst = out["buckets"]["complete_after_bucket_end_s"]
     out["target_s"] = TARGET_S
-    out["meets_target"] = {
-        "max_complete_after_bucket_end": None if worst["max"] is None else worst["max"] <= TARGET_S,
-        "p95_complete_after_bucket_end": None if worst["p95"] is None else worst["p95"] <= TARGET_S,
-        "bound": None if bound is None else bound <= TARGET_S,
-    }
     return out
 
 
+def judge(freshness: dict[str, Any]) -> tuple[dict[str, bool], dict[str, str]]:
+    """Freshness verdicts against TARGET_S, only when the live run passed; else the reasons."""
+    names = ("max_complete_after_bucket_end", "p95_complete_after_bucket_end", "bound")
+    cycles = freshness.get("dbt_cycles", {}).get("exit_codes", {})
+    check = freshness.get("end_to_end_check", {})
+    if "error" in freshness:
+        why = f"freshness run failed: {freshness['error']}"
+    elif "drain_timeout" in freshness:
+        why = freshness["drain_timeout"]
+    elif set(cycles) - {"0"}:
+        why = f"not every dbt cycle passed (exit codes {cycles})"
+    elif not check.get("equal"):
+        why = f"gold does not hold exactly the readings ingest accepted ({check})"
+    else:
+        why = ""
+    worst = freshness.get("buckets", {}).get("complete_after_bucket_end_s", {})
+    bound = freshness.get("complete_after_bucket_end_bound_s", {}).get("s")
+    values = {names[0]: worst.get("max"), names[1]: worst.get("p95"), names[2]: bound}
+    verdicts: dict[str, bool] = {}
+    not_judged: dict[str, str] = {}
+    for name, value in values.items():
+        if why:
+            not_judged[name] = why
+        elif value is None:
+            not_judged[name] = "not measured (no steady minute bucket)"
+        else:
+            verdicts[name] = value <= TARGET_S
+    return verdicts, not_judged
+
+
 # ------------------------------------------------------------------------------------- main
-
-
-def merge_into_lakehouse(result: dict[str, Any]) -> None:
-    """Put the result under `streaming` in lakehouse.json, dropping the notes it answers."""
-    try:
-        doc = json.loads(LAKEHOUSE_RESULTS.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        doc = {}
-    doc["streaming"] = result
-    pending = doc.get("not_measured")
-    if isinstance(pending, dict):
-        for key in ("bronze_ingest_rows_per_s", "freshness_kafka_to_gold"):
-            pending.pop(key, None)
-        if not pending:
-            doc.pop("not_measured")
-    text = json.dumps(doc, indent=2, ensure_ascii=False)
-    LAKEHOUSE_RESULTS.write_text(text + "\n", encoding="utf-8")
 
 
 def main() -> int:
@@ -679,14 +690,30 @@ def main() -> int:
     if BENCH_ROOT.exists():
         shutil.rmtree(BENCH_ROOT)
     BENCH_ROOT.mkdir(parents=True)
-    settings, dbt_settings, env = bench_settings(get_settings())
+    user = get_settings()
+    settings, dbt_settings, env = bench_settings(user)
+    knobs = {  # name: (used, default)
+        "HAZCHEM_BENCH_BACKLOG": (BACKLOG, 1_000_000),
+        "HAZCHEM_BENCH_LIVE_S": (LIVE_S, 300.0),
+        "HAZCHEM_BENCH_LIVE_RATE": (LIVE_RATE, 1000.0),
+        "HAZCHEM_BENCH_DBT_PERIOD_S": (DBT_PERIOD_S, 30.0),
+    }
+    used = {name: value for name, (value, _) in knobs.items()}
+    used |= {
+        "HAZCHEM_BENCH_KAFKA_PORT": KAFKA_PORT,
+        "profile": user.profile,
+        "bronze_trigger": _trigger(),
+        "spark_master_and_driver_memory": "the profile's (see bronze_ingest.spark)",
+        "dbt_duckdb_threads": "profiles.yml default (1)",
+    }
+    non_defaults: dict[str, Any] = dict(settings_diff(user))
+    non_defaults |= {
+        name: {"used": value, "default": default}
+        for name, (value, default) in knobs.items()
+        if value != default
+    }
     result: dict[str, Any] = {
-        "measured_at_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "meta": bench_meta(used, non_defaults),
         "isolation": {
             "kafka": f"{settings.kafka.bootstrap_servers} (own broker, {settings.kafka.data_dir})",
             "lake_root": settings.lake.root,
@@ -703,11 +730,17 @@ def main() -> int:
             result["bronze_ingest"] = {"backlog": produce_backlog(settings, BACKLOG)}
             result["bronze_ingest"].update(time_bronze(settings))
             b = result["bronze_ingest"]
+            in_topic = b["backlog"]["readings_in_topic"]
+            if b["rows_written"] != in_topic:
+                raise RuntimeError(
+                    f"bronze wrote {b['rows_written']:,} rows of the {in_topic:,} on the topic"
+                )
+            result["bronze_readings_rows_per_s"] = b["rows_per_s_excluding_spark_start"]
             log(f"bronze: {b['rows_written']:,} rows in {b['run_s']} s "
                 f"({b['rows_per_s_excluding_spark_start']:,} rows/s; "
                 f"{b['rows_per_s_including_spark_start']:,} with Spark start-up)")  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - report what failed; part 2 needs part 1
-            result["bronze_ingest"] = {"error": f"{type(exc).__name__}: {exc}"}
+            result.setdefault("bronze_ingest", {})["error"] = f"{type(exc).__name__}: {exc}"
             raise
         result["freshness"] = run_freshness(settings, dbt_settings, env)
         ok = "error" not in result["freshness"]
@@ -718,12 +751,11 @@ def main() -> int:
         log(f"FAILED: {type(exc).__name__}: {exc}")
     finally:
         log(kafka_service.stop(settings))
+    result["target_s"] = TARGET_S
+    result["verdicts"], result["not_judged"] = judge(result["freshness"])
     result["wall_s"] = round(time.perf_counter() - wall0, 1)
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n", encoding="utf-8")
-    merge_into_lakehouse(result)
-    print(text)
+    write_result("lake_freshness", result)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0 if ok else 1
 
 

@@ -1,14 +1,16 @@
 """Benchmark: sensor readings generated per second of wall time by pipelines.simulator (one core).
 
-Prints one JSON object. Not a test: run it with `.venv/bin/python bench/simulator_bench.py`.
+Writes bench/results/simulator.json (machine, git commit and settings inside) and prints it. Not
+a test: run it with `.venv/bin/python bench/simulator_bench.py`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
+
+from _meta import bench_meta, write_result  # sibling bench module
 
 from pipelines.plant import load_plant
 from pipelines.simulator import SCENARIOS, Simulator, TransportFaults
@@ -44,7 +46,6 @@ def measure(scenario: str, rate: float, seconds: float, tick_ms: int, malformed:
         "events_per_s": round(events / wall),
         "target_readings_per_s": TARGET_READINGS_PER_S,
         "meets_target": readings / wall >= TARGET_READINGS_PER_S,
-        "python": platform.python_version(),
     }
 
 
@@ -57,8 +58,17 @@ def main() -> None:
     parser.add_argument("--tick-ms", type=int, default=100)
     parser.add_argument("--malformed-rate", type=float, default=0.0)
     args = parser.parse_args()
-    result = measure(args.scenario, args.rate, args.seconds, args.tick_ms, args.malformed_rate)
-    print(json.dumps(result))
+    used = {"scenario": args.scenario, "rate": args.rate, "seconds": args.seconds,
+            "tick_ms": args.tick_ms, "malformed_rate": args.malformed_rate, "seed": 42}  # fmt: skip
+    non_defaults = {
+        f"--{k.replace('_', '-')}": {"used": v, "default": parser.get_default(k)}
+        for k, v in vars(args).items()
+        if v != parser.get_default(k)
+    }
+    result = {"meta": bench_meta(used, non_defaults)}
+    result |= measure(args.scenario, args.rate, args.seconds, args.tick_ms, args.malformed_rate)
+    write_result("simulator", result)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
