@@ -2,8 +2,8 @@
 
 One run on this machine, on the real broker and the real Flink job at its SHIPPED DEFAULTS (no
 setting is overridden; the file lists the settings used), measures:
-- backlog_drain_per_s: readings evaluated per second from a preloaded backlog (the job in bounded
-  mode, from all tasks RUNNING to the job's end);
+- backlog_drain_per_s: readings evaluated per second from a preloaded backlog (the live job, from
+  all tasks RUNNING until it dead-letters the end mark of every partition);
 - raw_consume_per_s: the job's read path alone: the same Flink Kafka source (raw key + value +
   partition) into a blackhole sink over the same backlog, timed the same way;
 - fair_baseline_per_s: one plain Python process (confluent-kafka) that reads the same backlog,
@@ -148,6 +148,46 @@ def timed_bounded(settings, run: Run, module: str) -> float:  # noqa: ANN001
     return time.perf_counter() - t0
 
 
+END_MARK = b"bench-end-of-backlog"  # not JSON: the job dead-letters it after all before it
+
+
+def mark_end(settings, run: Run) -> None:  # noqa: ANN001
+    """Put an end mark at the end of every readings partition."""
+    p = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    for part in range(4):
+        p.produce(run.topic("readings"), END_MARK, key=b"end", partition=part)
+    p.flush(30)
+
+
+def timed_drain(settings, run: Run) -> float:  # noqa: ANN001
+    """Seconds from all tasks RUNNING until the live (unbounded) job has evaluated the backlog.
+
+    The job batches on processing time, so a bounded run would end before its last batch fires.
+    Instead each partition ends with a non-JSON mark: the job dead-letters it after every record
+    before it (one key bucket at the shipped parallelism), and the last mark's dead letter in
+    Kafka is the end of the drain.
+    """
+    proc = start_job(settings, run, bounded=False)
+    try:
+        wait_running(settings, proc)
+        t0 = time.time()
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            marks = [ts for ts, v in read_since(settings, run.topic("readings.dlq"), 0)
+                     if json.loads(v).get("original_text") == END_MARK.decode()]  # fmt: skip
+            if len(marks) == 4:
+                time.sleep(3)  # let the sinks flush what the last batch produced
+                return max(marks) / 1000 - t0
+            time.sleep(0.5)
+        raise RuntimeError("the job did not reach the end marks in 30 min")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def fair_baseline(settings, source: Run, out: Run, n: int) -> float:  # noqa: ANN001
     """Readings/s of one plain Python process doing the job's work on the same backlog: read,
     evaluate with the same rules, produce the same output topics, commit offsets."""
@@ -203,12 +243,13 @@ def backlog(settings, n: int) -> dict:  # noqa: ANN001
         loaded = preload(settings, run, n, rate=5000)
         log("raw read: the job's Kafka source into a blackhole")
         raw_s = timed_bounded(settings, run, "bench.flink_raw_read")
-        log("alarm job, bounded, over the backlog")
-        job_s = timed_bounded(settings, run, "streaming_jobs.alarms_job")
+        log("alarm job over the backlog, until it dead-letters the end marks")
+        mark_end(settings, run)
+        job_s = timed_drain(settings, run)
         late = len(read_since(settings, run.topic("readings.late"), 0))
-        dead = len(read_since(settings, run.topic("readings.dlq"), 0))
+        dead = len(read_since(settings, run.topic("readings.dlq"), 0)) - 4  # the end marks
         log("fair baseline: plain Python, same rules, same outputs, offsets committed")
-        base = fair_baseline(settings, run, base_run, loaded)
+        base = fair_baseline(settings, run, base_run, loaded + 4)  # + the end marks
         job_alarms, base_alarms = _alarm_set(settings, run), _alarm_set(settings, base_run)
         if job_alarms != base_alarms:
             raise AssertionError(
