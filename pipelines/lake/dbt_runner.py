@@ -23,11 +23,23 @@ TARGETS = ("duckdb", "trino")
 _PATH_FLAGS = {"--target-path": "DBT_TARGET_PATH", "--log-path": "DBT_LOG_PATH"}
 
 
-def dbt_env(settings: Settings, target: str = "duckdb") -> dict[str, str]:
-    """Return the environment variables the dbt project reads, from the settings."""
-    dbt_home = Path(settings.cache_dir) / "dbt" / target
+def dbt_home(settings: Settings, target: str = "duckdb") -> Path:
+    """Return the folder holding dbt's target/ and logs/ for one target: `<cache>/dbt/<target>`."""
+    return Path(settings.cache_dir) / "dbt" / target
+
+
+def dbt_env(
+    settings: Settings, target: str = "duckdb", gold_schema: str | None = None
+) -> dict[str, str]:
+    """Return the environment variables the dbt project reads, from the settings.
+
+    `gold_schema` names the schema the marts are built in (a gate's build schema); empty means
+    the default `gold<suffix>` (a development build straight into gold).
+    """
+    home = dbt_home(settings, target)
     return {
         "HAZCHEM_DBT__TARGET": target,
+        "HAZCHEM_DBT__GOLD_SCHEMA": gold_schema or "",
         "HAZCHEM_LAKE__ROOT": str(settings.lake.root),
         "HAZCHEM_LAKE__DUCKDB_PATH": str(settings.lake.duckdb_path),
         "HAZCHEM_TRINO__HOST": settings.trino.host,
@@ -41,8 +53,8 @@ def dbt_env(settings: Settings, target: str = "duckdb") -> dict[str, str]:
         "HAZCHEM_S3__PATH_STYLE": str(settings.s3.path_style).lower(),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
-        "DBT_TARGET_PATH": str(dbt_home / "target"),
-        "DBT_LOG_PATH": str(dbt_home / "logs"),
+        "DBT_TARGET_PATH": str(home / "target"),
+        "DBT_LOG_PATH": str(home / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -69,10 +81,8 @@ def _release_duckdb() -> None:
     another connection to the same file, or a later run against another file, must not find it
     open.
     """
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # pragma: no cover - dbt-duckdb is a project dependency
-        return
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
     with DuckDBConnectionManager._LOCK:
         env = DuckDBConnectionManager._ENV
         DuckDBConnectionManager._ENV = None
@@ -80,10 +90,16 @@ def _release_duckdb() -> None:
             env.close()
 
 
-def run_dbt(settings: Settings, args: Sequence[str], target: str = "duckdb") -> int:
+def run_dbt(
+    settings: Settings,
+    args: Sequence[str],
+    target: str = "duckdb",
+    gold_schema: str | None = None,
+) -> int:
     """Run `dbt <args>` on `target` (duckdb or trino); return 0 ok, 1 failures, 2 dbt error.
 
-    Example: `run_dbt(settings, ["build", "--vars", "{as_of: '2026-01-01'}"])`.
+    Example: `run_dbt(settings, ["build", "--vars", "{as_of: '2026-01-01'}"])`. `gold_schema`
+    builds the marts in that schema instead of `gold` (pipelines/lake/publish.py's build schema).
     """
     if target not in TARGETS:
         raise ValueError(f"unknown dbt target {target!r} (expected one of {', '.join(TARGETS)})")
@@ -91,7 +107,7 @@ def run_dbt(settings: Settings, args: Sequence[str], target: str = "duckdb") -> 
         raise ValueError("no dbt command given (e.g. ['build'])")
     from dbt.cli.main import dbtRunner
 
-    env = dbt_env(settings, target)
+    env = dbt_env(settings, target, gold_schema)
     for flag, variable in _PATH_FLAGS.items():
         if any(a == flag or a.startswith(flag + "=") for a in args):
             env.pop(variable)
