@@ -36,6 +36,7 @@ log = logging.getLogger("hazchem.lake.publish")
 
 TARGETS = ("duckdb", "trino")
 BUILD_MARK = "_b"  # gold<suffix>_b<stamp>: a build schema
+BUILD_STAMP = r"\d{8}t\d{6}[0-9a-f]{4}"  # UTC yyyymmddthhmmss and 4 random hex digits
 QUARANTINED_BRONZE = ("readings", "alarms", "readings_dlq")  # tables with a bronze quarantine
 
 
@@ -79,12 +80,14 @@ def new_build_schema(now: datetime | None = None) -> str:
 
 def build_schema_pattern(published: str) -> re.Pattern[str]:
     """Return the pattern of the build schemas of a published schema."""
-    return re.compile(rf"\b{re.escape(published)}{BUILD_MARK}[0-9a-z]+\b")
+    return re.compile(rf"\b{re.escape(published)}{BUILD_MARK}{BUILD_STAMP}\b")
 
 
-def builds_to_drop(builds: list[str], keep: set[str]) -> list[str]:
-    """Return the build schemas to drop: all but those in `keep` (published and previous)."""
-    return sorted(b for b in builds if b not in keep)
+def builds_to_drop(builds: list[str], published: str, previous: str | None) -> list[str]:
+    """Return the build schemas to drop after `published` went live: those older than it (names
+    sort by their UTC stamp) except `previous`, which readers may still be querying. A newer
+    build (another curate running) is left alone."""
+    return sorted(b for b in builds if b < published and b != previous)
 
 
 # ----------------------------------------------------------------------------------- engines
@@ -390,8 +393,7 @@ def publish(settings: Settings, build_schema: str, target: str) -> Publication:
     gold.swap(published, build_schema, tables)
     pattern = build_schema_pattern(published)
     builds = [s for s in gold.schemas() if pattern.fullmatch(s)]
-    keep = {build_schema} | ({previous} if previous else set())
-    dropped = builds_to_drop(builds, keep)
+    dropped = builds_to_drop(builds, build_schema, previous)
     for schema in dropped:
         gold.drop_schema(schema)
     return Publication(published, build_schema, previous, tables, dropped)
