@@ -37,7 +37,6 @@ log = logging.getLogger("hazchem.lake.publish")
 TARGETS = ("duckdb", "trino")
 BUILD_MARK = "_b"  # gold<suffix>_b<stamp>: a build schema
 BUILD_STAMP = r"\d{8}t\d{6}[0-9a-f]{4}"  # UTC yyyymmddthhmmss and 4 random hex digits
-QUARANTINED_BRONZE = ("readings", "alarms", "readings_dlq")  # tables with a bronze quarantine
 
 
 class GateFailed(Exception):
@@ -249,7 +248,7 @@ class TrinoGold:
         `bronze<suffix>_gated.<t>` is `bronze<suffix>.<t>` without the rows whose Kafka position
         is in `quarantine<suffix>.<t>`; `reference<suffix>_gated.<t>` passes through.
         """
-        from pipelines.lake.quality import quarantine_path
+        from pipelines.lake.quality import load_checkpoint_config, quarantine_path
         from pipelines.lake.storage import is_delta_table
         from pipelines.services import trino
 
@@ -257,7 +256,7 @@ class TrinoGold:
         gated = f"{source_suffix}_gated"
         quarantines = {
             t: quarantine_path(self.settings, t)
-            for t in QUARANTINED_BRONZE
+            for t in load_checkpoint_config("bronze")["tables"]
             if is_delta_table(self.settings, quarantine_path(self.settings, t))
         }
         if quarantines:
