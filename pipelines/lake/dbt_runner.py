@@ -9,6 +9,7 @@ exit code.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,18 +29,11 @@ def dbt_home(settings: Settings, target: str = "duckdb") -> Path:
     return Path(settings.cache_dir) / "dbt" / target
 
 
-def dbt_env(
-    settings: Settings, target: str = "duckdb", gold_schema: str | None = None
-) -> dict[str, str]:
-    """Return the environment variables the dbt project reads, from the settings.
-
-    `gold_schema` names the schema the marts are built in (a gate's build schema); empty means
-    the default `gold<suffix>` (a development build straight into gold).
-    """
+def dbt_env(settings: Settings, target: str = "duckdb") -> dict[str, str]:
+    """Return the environment variables the dbt project reads, from the settings."""
     home = dbt_home(settings, target)
     return {
         "HAZCHEM_DBT__TARGET": target,
-        "HAZCHEM_DBT__GOLD_SCHEMA": gold_schema or "",
         "HAZCHEM_LAKE__ROOT": str(settings.lake.root),
         "HAZCHEM_LAKE__DUCKDB_PATH": str(settings.lake.duckdb_path),
         "HAZCHEM_TRINO__HOST": settings.trino.host,
@@ -90,6 +84,21 @@ def _release_duckdb() -> None:
             env.close()
 
 
+def with_vars(args: Sequence[str], extra: Mapping[str, object]) -> list[str]:
+    """Return dbt `args` with `extra` merged into their `--vars` (added when absent)."""
+    import yaml
+
+    args = list(args)
+    for i, arg in enumerate(args):
+        if arg == "--vars" and i + 1 < len(args):
+            merged = {**(yaml.safe_load(args[i + 1]) or {}), **extra}
+            return [*args[: i + 1], json.dumps(merged), *args[i + 2 :]]
+        if arg.startswith("--vars="):
+            merged = {**(yaml.safe_load(arg[len("--vars=") :]) or {}), **extra}
+            return [*args[:i], f"--vars={json.dumps(merged)}", *args[i + 1 :]]
+    return [*args, "--vars", json.dumps(dict(extra))]
+
+
 def run_dbt(
     settings: Settings,
     args: Sequence[str],
@@ -99,7 +108,10 @@ def run_dbt(
     """Run `dbt <args>` on `target` (duckdb or trino); return 0 ok, 1 failures, 2 dbt error.
 
     Example: `run_dbt(settings, ["build", "--vars", "{as_of: '2026-01-01'}"])`. `gold_schema`
-    builds the marts in that schema instead of `gold` (pipelines/lake/publish.py's build schema).
+    builds the marts in that schema instead of `gold` (pipelines/lake/publish.py's build schema):
+    it is passed as the dbt var `gold_schema`, merged into `--vars`. (A var, not an environment
+    variable: dbt 1.10's partial parsing fails with "None is not of type 'string'" when an
+    env_var() read by generate_schema_name changes between runs; changed vars re-parse cleanly.)
     """
     if target not in TARGETS:
         raise ValueError(f"unknown dbt target {target!r} (expected one of {', '.join(TARGETS)})")
@@ -107,7 +119,9 @@ def run_dbt(
         raise ValueError("no dbt command given (e.g. ['build'])")
     from dbt.cli.main import dbtRunner
 
-    env = dbt_env(settings, target, gold_schema)
+    if gold_schema:
+        args = with_vars(args, {"gold_schema": gold_schema})
+    env = dbt_env(settings, target)
     for flag, variable in _PATH_FLAGS.items():
         if any(a == flag or a.startswith(flag + "=") for a in args):
             env.pop(variable)
