@@ -4,8 +4,8 @@ Daily publication of the data catalog:
 
 1. **schema_docs** – `hazchem schemas docs --out <cache>/catalog/schema_catalog.md`: the readable
    catalog of topics, record types and fields (units, PII tags) from `schemas/`.
-2. **publish_lake_catalog** – `pipelines.lake.catalog.publish_catalog(settings)` when that module
-   exists (lake tables and their documentation); otherwise logged and passed.
+2. **publish_lake_catalog** – `pipelines.lake.catalog.publish_catalog(settings)`: the lake tables
+   and their documentation.
 """
 
 from __future__ import annotations
@@ -42,18 +42,10 @@ with DAG(
 
     @task(task_id="publish_lake_catalog")
     def publish_lake_catalog() -> Any:
-        """Publish the lake catalog when `pipelines.lake.catalog` exists."""
-        import logging
-
+        """Publish the lake catalog (lake tables and their documentation)."""
+        from pipelines.lake.catalog import publish_catalog
         from pipelines.settings import get_settings
 
-        try:
-            from pipelines.lake.catalog import publish_catalog
-        except ImportError:
-            logging.getLogger(__name__).info(
-                "lake catalog skipped: pipelines.lake.catalog is not available yet"
-            )
-            return "skipped"
         result = publish_catalog(get_settings())
         return result if isinstance(result, str | int | float | bool | dict | list) else str(result)
 

@@ -23,9 +23,13 @@ jobs_app = typer.Typer(help="PyFlink streaming jobs on a local mini-cluster.", n
 ingest_app = typer.Typer(
     help="Validated ingest: HTTP endpoint for edge gateways.", no_args_is_help=True
 )
+lake_app = typer.Typer(
+    help="The lakehouse: gate and publish gold (docs/data_quality.md).", no_args_is_help=True
+)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(lake_app, name="lake")
 
 
 def _mount_optional() -> None:
@@ -337,6 +341,38 @@ def airflow(
         start_airflow(get_settings(), postgres=postgres)
     except (UserError, RuntimeError, ValueError) as exc:
         fail(str(exc))
+
+
+@lake_app.command("curate")
+def lake_curate(
+    target: Annotated[str, typer.Option(help="Engine to build and publish on: duckdb, trino.")] = (
+        "duckdb"
+    ),
+    as_of: Annotated[
+        str | None, typer.Option(help="dbt var as_of (YYYY-MM-DD; default: today).")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Run id written to <lake>/_published (e.g. Airflow's).")
+    ] = None,
+) -> None:
+    """Bronze gate, dbt build into a build schema, gold gate, then publish gold (one swap)."""
+    from pipelines.lake.publish import TARGETS, GateFailed, curate
+
+    if target not in TARGETS:
+        fail(f"unknown target '{target}' (known: {', '.join(TARGETS)})")
+    try:
+        result = curate(
+            get_settings(),
+            target=target,
+            run_id=run_id,
+            dbt_vars={"as_of": as_of} if as_of else None,
+            say=info,
+        )
+    except GateFailed as exc:
+        fail(str(exc), code=1)
+    except UserError as exc:
+        fail(str(exc))
+    typer.echo(json.dumps({k: v for k, v in result.items() if k != "marker"}))
 
 
 @app.command()

@@ -84,11 +84,11 @@ def run_demo(
 
 
 def run_lake(settings: Settings) -> str:
-    """Land everything in the lake, build dbt, gate with Great Expectations, answer 3 questions."""
+    """Land everything in the lake, gate, build and publish gold (`hazchem lake curate`'s path),
+    answer 3 questions from the published gold."""
     from batch_jobs.bronze_ingest import bronze_ingest_main
-    from pipelines.lake.dbt_runner import run_dbt
     from pipelines.lake.demo_queries import format_table, run_duckdb
-    from pipelines.lake.quality import run_checkpoint
+    from pipelines.lake.publish import GateFailed, curate
     from pipelines.lake.reference import main as write_reference
 
     info("[6/8] Lake: every topic (dead letters included) into Delta bronze with Spark...")
@@ -96,29 +96,29 @@ def run_lake(settings: Settings) -> str:
     if code != 0:
         raise UserError("bronze ingest failed; see the lines above")
     info(
-        "[7/8] dbt build (DuckDB): staging, snapshots, rollups, alarm episodes, KPIs,"
-        " dead letters..."
+        "[7/8] Gate and publish (DuckDB): bronze checks, dbt build into a build schema,"
+        " gold checks, then the swap..."
     )
     write_reference(settings)
-    dbt_logs = settings.cache_dir / "dbt" / "duckdb" / "logs"
-    dbt_code = run_dbt(settings, ["build", "--quiet"])
-    if dbt_code >= 2:
-        raise UserError(f"dbt build could not run; see {dbt_logs}")
-    info("[8/8] Great Expectations gates on bronze and gold...")
-    gates = {layer: run_checkpoint(settings, layer) for layer in ("bronze", "gold")}
     lines = ["", " Lakehouse", " " + "-" * 71]
-    lines.append(
-        "   dbt build: all models and tests passed"
-        if dbt_code == 0
-        else f"   dbt build: some data tests FAILED (data kept, see {dbt_logs}/dbt.log)"
-    )
-    for layer, result in gates.items():
-        tables = result.get("tables", {})
-        passed = sum(1 for t in tables.values() if t.get("success"))
+    try:
+        result = curate(settings, say=lambda text: info("      " + text))
         lines.append(
-            f"   {layer}: {passed}/{len(tables)} tables passed; publish={result.get('publish')}"
+            f"   gold published: {len(result['tables'])} tables from {result['build_schema']}"
+            " (bronze and gold checks and every dbt test passed)"
         )
-    for title, (columns, rows) in run_duckdb(settings.lake.duckdb_path).items():
+    except GateFailed as exc:
+        lines.append(f"   {exc}")
+        lines.append("   the questions below are answered from the last good gold, if any")
+    info("[8/8] Questions to the published gold...")
+    import duckdb
+
+    try:
+        answers = run_duckdb(settings.lake.duckdb_path)
+    except duckdb.CatalogException as exc:  # the gate has never let a build through
+        answers = {}
+        lines.append(f"   no published gold to query: {type(exc).__name__}: {exc}")
+    for title, (columns, rows) in answers.items():
         lines += ["", f" {title}:"] + format_table(columns, rows)
     lines += [
         "",
@@ -127,7 +127,7 @@ def run_lake(settings: Settings) -> str:
         '   (or: .venv/bin/python -c "import duckdb; ...")',
         "   select * from gold.fct_alarm_kpis_daily;",
         "   Trino: hazchem up --with trino   (registers the bronze/reference Delta tables)",
-        "          python -m pipelines.lake.dbt_runner --target trino build",
+        "          hazchem lake curate --target trino",
         "          then SELECT * FROM lake.gold.fct_alarm_kpis_daily"
         " (Python client: docs/trino.md)",
         "   (queries: pipelines/lake/demo_queries.py; models: dbt_project/, docs/dbt.md)",

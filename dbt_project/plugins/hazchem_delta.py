@@ -6,6 +6,10 @@ without an active exception", exit 134) after an otherwise successful run. This 
 table through `pipelines.lake.storage.delta_dataset`: a native Arrow filesystem, local or S3, set
 up from the same settings as every other engine (`run_dbt` exports HAZCHEM_LAKE__ROOT and
 HAZCHEM_S3__*). Source meta: `delta_table_path` (required).
+
+A bronze table (`<lake>/bronze/<table>`) is read without its quarantined rows: the rows whose Kafka
+position the bronze quality gate put in `<lake>/quarantine/<table>` never reach silver or gold
+(pipelines/lake/quality.py). Such a table is then read into memory once per dbt invocation.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import delta
 from dbt.adapters.duckdb.utils import SourceConfig
 
+from pipelines.lake.quality import exclude_quarantined, quarantined_positions
 from pipelines.lake.storage import delta_dataset
 from pipelines.settings import Settings
 
@@ -25,4 +30,13 @@ class Plugin(delta.Plugin):
     def load(self, source_config: SourceConfig) -> Any:
         if "delta_table_path" not in source_config:
             raise Exception(f"source {source_config.table_name()} needs meta.delta_table_path")
-        return delta_dataset(Settings(), str(source_config["delta_table_path"]))
+        settings = Settings()
+        path = str(source_config["delta_table_path"]).rstrip("/")
+        dataset = delta_dataset(settings, path)
+        folder, _, table = path.rpartition("/")
+        if folder.rstrip("/").rsplit("/", 1)[-1] != "bronze":
+            return dataset
+        positions = quarantined_positions(settings, table)
+        if positions is None or positions.num_rows == 0:
+            return dataset
+        return exclude_quarantined(dataset.to_table(), positions)

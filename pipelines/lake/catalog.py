@@ -299,6 +299,15 @@ def build_catalog(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def published_name(schema: str) -> str:
+    """Return the schema readers use for a dbt schema: a gate's build schema (`gold_b<stamp>`,
+    pipelines/lake/publish.py) is read as the `gold` views over it."""
+    from pipelines.lake.publish import BUILD_MARK, BUILD_STAMP
+
+    found = re.fullmatch(rf"(gold\w*?){BUILD_MARK}{BUILD_STAMP}", schema)
+    return found.group(1) if found else schema
+
+
 def _dbt_id(node: dict[str, Any]) -> str:
     """Return the dataset id of a manifest node or source (`<schema>.<name>`)."""
     if node.get("resource_type") == "source":
@@ -319,7 +328,7 @@ def _add_dbt(
         return
     sources = manifest.get("sources", {})
     nodes = {
-        key: node
+        key: {**node, "schema": published_name(node.get("schema", ""))}
         for key, node in manifest.get("nodes", {}).items()
         if node.get("resource_type") in ("model", "seed", "snapshot")
     }
@@ -383,7 +392,7 @@ def _add_dbt(
         for ordinal, row in enumerate(rows, start=1):
             fields.append({"dataset_id": dataset_id, "ordinal": ordinal, "origin": "dbt", **row})
         for upstream in node.get("depends_on", {}).get("nodes", []):
-            parent = sources.get(upstream) or manifest.get("nodes", {}).get(upstream)
+            parent = sources.get(upstream) or nodes.get(upstream)
             if parent is None or parent.get("resource_type") not in (
                 "source",
                 "model",

@@ -9,6 +9,7 @@ exit code.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,9 +24,14 @@ TARGETS = ("duckdb", "trino")
 _PATH_FLAGS = {"--target-path": "DBT_TARGET_PATH", "--log-path": "DBT_LOG_PATH"}
 
 
+def dbt_home(settings: Settings, target: str = "duckdb") -> Path:
+    """Return the folder holding dbt's target/ and logs/ for one target: `<cache>/dbt/<target>`."""
+    return Path(settings.cache_dir) / "dbt" / target
+
+
 def dbt_env(settings: Settings, target: str = "duckdb") -> dict[str, str]:
     """Return the environment variables the dbt project reads, from the settings."""
-    dbt_home = Path(settings.cache_dir) / "dbt" / target
+    home = dbt_home(settings, target)
     return {
         "HAZCHEM_DBT__TARGET": target,
         "HAZCHEM_LAKE__ROOT": str(settings.lake.root),
@@ -41,8 +47,8 @@ def dbt_env(settings: Settings, target: str = "duckdb") -> dict[str, str]:
         "HAZCHEM_S3__PATH_STYLE": str(settings.s3.path_style).lower(),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
-        "DBT_TARGET_PATH": str(dbt_home / "target"),
-        "DBT_LOG_PATH": str(dbt_home / "logs"),
+        "DBT_TARGET_PATH": str(home / "target"),
+        "DBT_LOG_PATH": str(home / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -69,10 +75,8 @@ def _release_duckdb() -> None:
     another connection to the same file, or a later run against another file, must not find it
     open.
     """
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # pragma: no cover - dbt-duckdb is a project dependency
-        return
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
     with DuckDBConnectionManager._LOCK:
         env = DuckDBConnectionManager._ENV
         DuckDBConnectionManager._ENV = None
@@ -80,10 +84,34 @@ def _release_duckdb() -> None:
             env.close()
 
 
-def run_dbt(settings: Settings, args: Sequence[str], target: str = "duckdb") -> int:
+def with_vars(args: Sequence[str], extra: Mapping[str, object]) -> list[str]:
+    """Return dbt `args` with `extra` merged into their `--vars` (added when absent)."""
+    import yaml
+
+    args = list(args)
+    for i, arg in enumerate(args):
+        if arg == "--vars" and i + 1 < len(args):
+            merged = {**(yaml.safe_load(args[i + 1]) or {}), **extra}
+            return [*args[: i + 1], json.dumps(merged), *args[i + 2 :]]
+        if arg.startswith("--vars="):
+            merged = {**(yaml.safe_load(arg[len("--vars=") :]) or {}), **extra}
+            return [*args[:i], f"--vars={json.dumps(merged)}", *args[i + 1 :]]
+    return [*args, "--vars", json.dumps(dict(extra))]
+
+
+def run_dbt(
+    settings: Settings,
+    args: Sequence[str],
+    target: str = "duckdb",
+    gold_schema: str | None = None,
+) -> int:
     """Run `dbt <args>` on `target` (duckdb or trino); return 0 ok, 1 failures, 2 dbt error.
 
-    Example: `run_dbt(settings, ["build", "--vars", "{as_of: '2026-01-01'}"])`.
+    Example: `run_dbt(settings, ["build", "--vars", "{as_of: '2026-01-01'}"])`. `gold_schema`
+    builds the marts in that schema instead of `gold` (pipelines/lake/publish.py's build schema):
+    it is passed as the dbt var `gold_schema`, merged into `--vars`. (A var, not an environment
+    variable: dbt 1.10's partial parsing fails with "None is not of type 'string'" when an
+    env_var() read by generate_schema_name changes between runs; changed vars re-parse cleanly.)
     """
     if target not in TARGETS:
         raise ValueError(f"unknown dbt target {target!r} (expected one of {', '.join(TARGETS)})")
@@ -91,6 +119,8 @@ def run_dbt(settings: Settings, args: Sequence[str], target: str = "duckdb") -> 
         raise ValueError("no dbt command given (e.g. ['build'])")
     from dbt.cli.main import dbtRunner
 
+    if gold_schema:
+        args = with_vars(args, {"gold_schema": gold_schema})
     env = dbt_env(settings, target)
     for flag, variable in _PATH_FLAGS.items():
         if any(a == flag or a.startswith(flag + "=") for a in args):

@@ -164,7 +164,8 @@ def maintain_bronze(
 
 
 def lake_counts(settings: Settings) -> dict[str, dict[str, int]]:
-    """Return row counts: bronze tables (Delta log statistics) and gold tables (DuckDB file)."""
+    """Return row counts: bronze tables (Delta log statistics) and the published gold of the
+    DuckDB file (the `gold` views over the build that passed the gate)."""
     from deltalake import DeltaTable
 
     options = delta_storage_options(settings)
@@ -180,7 +181,7 @@ def lake_counts(settings: Settings) -> dict[str, dict[str, int]]:
         with duckdb.connect(str(duckdb_path), read_only=True) as con:
             names = con.execute(
                 "select table_name from information_schema.tables "
-                "where table_schema = 'gold' and table_type = 'BASE TABLE' order by 1"
+                "where table_schema = 'gold' and table_type in ('BASE TABLE', 'VIEW') order by 1"
             ).fetchall()
             for (name,) in names:
                 gold[name] = int(con.execute(f'select count(*) from gold."{name}"').fetchone()[0])

@@ -1,13 +1,17 @@
 """Data quality gate of the lake: Great Expectations checkpoints over bronze and gold tables.
 
 `run_checkpoint(settings, "bronze")` loads each bronze Delta table named in
-`data_quality/checkpoints/bronze.json`, validates it with its suite
-`data_quality/suites/bronze.<table>.json` (GX Core 1.x, one Checkpoint per table), renders GX
-data docs under `<cache>/run/data_docs`, and quarantines a failing table: the failing rows are
-copied, with the reasons, to `<lake>/quarantine/<table>` (bronze keeps them: it is append-only),
-the batch is flagged in `<lake>/quarantine/_flagged_batches`, and the result says
-`publish: false` so the DAG does not publish gold. `run_checkpoint(settings, "gold")` validates
-the marts of the DuckDB file the same way (no quarantine: gold is rebuilt by dbt).
+`data_quality/checkpoints/bronze.json`, leaves out the rows already in quarantine, validates the
+rest with its suite `data_quality/suites/bronze.<table>.json` (GX Core 1.x, one Checkpoint per
+table), renders GX data docs under `<cache>/run/data_docs`, and quarantines the rows that fail:
+they are appended, with the reasons, to `<lake>/quarantine/<table>` (bronze keeps them: it is
+append-only; every reader of bronze for silver leaves them out by their Kafka position, see
+`quarantined_positions`), the batch is flagged in `<lake>/quarantine/_flagged_batches`, and the
+result says `publish: false` so this run publishes no gold. A quarantined row stays quarantined.
+
+`run_checkpoint(settings, "gold", gold_schema="gold_b...", target="duckdb"|"trino")` validates
+the marts of a gold schema (the gate's build schema, before it is published) on that engine (no
+quarantine: gold is rebuilt by dbt).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ DATA_DOCS_SITE = "hazchem"
 FLAGGED_BATCHES_TABLE = "_flagged_batches"
 REF_PREFIX = "ref__"  # suite parameter "ref__<table>__<column>": the keys of a dim or seed
 MISSING_TABLE_CHECK = "table_exists"
+POSITION_COLUMNS = ("_topic", "_partition", "_offset")  # a bronze row's Kafka position
 
 
 # --------------------------------------------------------------------------- suites and configs
@@ -112,52 +117,92 @@ def _bronze_table(settings: Settings, table: str) -> Any | None:
         return None
 
 
-def _gold_table(settings: Settings, table: str) -> Any | None:
-    """Return a gold table of the DuckDB file as a pandas DataFrame, or None when absent."""
-    import duckdb
+class _GoldReader:
+    """Reads the tables of one gold schema (and silver) on DuckDB or Trino, as pandas frames."""
 
-    path = Path(settings.lake.duckdb_path)
-    if not path.is_file():
-        return None
-    with duckdb.connect(str(path), read_only=True) as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'gold' and table_name = ?",
-            [table],
-        ).fetchone()
-        if not exists or not exists[0]:
+    def __init__(self, settings: Settings, schema: str, target: str) -> None:
+        if target not in ("duckdb", "trino"):
+            raise ValueError(f"unknown target {target!r} (expected duckdb or trino)")
+        self.settings, self.schema, self.target = settings, schema, target
+
+    def _duckdb(self, sql: str, params: list[Any] | None = None) -> Any | None:
+        import duckdb
+
+        path = Path(self.settings.lake.duckdb_path)
+        if not path.is_file():
             return None
-        return con.execute(f'select * from gold."{table}"').df()
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute(sql, params or []).df()
+
+    def _trino(self, sql: str) -> Any:
+        from contextlib import closing
+
+        import pandas as pd
+
+        from pipelines.services import trino
+
+        with closing(trino.connect(self.settings)) as conn:
+            cur = conn.cursor()
+            cur.execute(sql)
+            rows = cur.fetchall()
+            names = [d[0] for d in cur.description]
+        return pd.DataFrame.from_records(rows, columns=names)
+
+    def exists(self, schema: str, table: str) -> bool:
+        """True when `schema.table` is a table or view."""
+        if self.target == "duckdb":
+            found = self._duckdb(
+                "select count(*) as n from information_schema.tables "
+                "where table_schema = ? and table_name = ?",
+                [schema, table],
+            )
+            return found is not None and int(found["n"].iloc[0]) > 0
+        catalog = self.settings.trino.catalog
+        found = self._trino(
+            f"select count(*) as n from {catalog}.information_schema.tables "
+            f"where table_schema = '{schema}' and table_name = '{table}'"
+        )
+        return int(found["n"].iloc[0]) > 0
+
+    def query(self, schema: str, table: str, columns: str = "*", where: str = "") -> Any:
+        """Return `select <columns> from schema.table [where ...]` as a DataFrame."""
+        sql = f'select {columns} from "{schema}"."{table}"' + (f" where {where}" if where else "")
+        if self.target == "duckdb":
+            return self._duckdb(sql)
+        return self._trino(sql.replace(" from ", f" from {self.settings.trino.catalog}.", 1))
+
+    def table(self, name: str) -> Any | None:
+        """Return a gold table as a DataFrame, or None when absent."""
+        if not self.exists(self.schema, name):
+            return None
+        return self.query(self.schema, name)
+
+    def keys(self, table: str, column: str) -> list[Any]:
+        """Return the distinct non-null keys of a table of the gold schema, else of silver."""
+        silver = "silver" + os.environ.get("HAZCHEM_DBT__SCHEMA_SUFFIX", "")
+        for schema in (self.schema, silver):
+            if self.exists(schema, table):
+                frame = self.query(schema, table, f'distinct "{column}"', f'"{column}" is not null')
+                return sorted(frame[column].tolist())
+        raise ValueError(
+            f"cannot resolve {table}.{column}: no such table in {self.schema} or {silver}"
+        )
 
 
-def _reference_keys(settings: Settings, table: str, column: str) -> list[Any]:
-    """Return the distinct non-null keys of a seed (CSV) or of a table of the DuckDB file."""
+def _reference_keys(reader: _GoldReader | None, table: str, column: str) -> list[Any]:
+    """Return the distinct non-null keys of a seed (CSV) or of a gold/silver table."""
     seed = SEEDS_DIR / f"{table}.csv"
     if seed.is_file():
         with seed.open(encoding="utf-8", newline="") as handle:
             return sorted({row[column] for row in csv.DictReader(handle) if row.get(column)})
-    import duckdb
-
-    path = Path(settings.lake.duckdb_path)
-    if not path.is_file():
-        raise ValueError(f"cannot resolve {table}.{column}: no DuckDB file at {path}")
-    with duckdb.connect(str(path), read_only=True) as con:
-        for schema in ("gold", "silver"):
-            found = con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = ? and table_name = ?",
-                [schema, table],
-            ).fetchone()
-            if found and found[0]:
-                rows = con.execute(
-                    f'select distinct "{column}" from {schema}."{table}" '
-                    f'where "{column}" is not null'
-                ).fetchall()
-                return sorted(row[0] for row in rows)
-    raise ValueError(f"cannot resolve {table}.{column}: no such table in gold or silver")
+    if reader is None:
+        raise ValueError(f"cannot resolve {table}.{column}: not a seed")
+    return reader.keys(table, column)
 
 
-def _parameters(settings: Settings, names: set[str], now_ms: int) -> dict[str, Any]:
+def _parameters(
+    settings: Settings, names: set[str], now_ms: int, reader: _GoldReader | None
+) -> dict[str, Any]:
     """Return the values of the suite parameters: time bounds and reference key sets."""
     values: dict[str, Any] = {}
     for name in names:
@@ -165,7 +210,7 @@ def _parameters(settings: Settings, names: set[str], now_ms: int) -> dict[str, A
             values[name] = now_ms + settings.ingest.max_future_skew_s * 1000
         elif name.startswith(REF_PREFIX):
             table, _, column = name[len(REF_PREFIX) :].partition("__")
-            values[name] = _reference_keys(settings, table, column)
+            values[name] = _reference_keys(reader, table, column)
         else:
             raise ValueError(f"unknown suite parameter {name!r}")
     return values
@@ -299,29 +344,47 @@ def _quarantine(
     picked = picked.append_column(
         "_quarantined_at", pa.array([checked_at] * n, pa.timestamp("us", tz="UTC"))
     )
-    # The quarantine holds the table's currently failing rows: validation covers the whole
-    # (append-only) bronze table, so a row that still fails reappears on every run.
+    # Sticky: a quarantined row stays out of silver and gold for good. Validation skips the rows
+    # already here, so each run appends only rows it has newly found failing.
     write_deltalake(
         quarantine_path(settings, table),
         picked,
-        mode="overwrite",
-        schema_mode="overwrite",
+        mode="append",
+        schema_mode="merge",
         storage_options=delta_storage_options(settings),
     )
     return n
 
 
-def _clear_quarantine(settings: Settings, table: str) -> None:
-    """Empty a table's quarantine when it exists and the table now passes."""
-    from deltalake import DeltaTable
+def quarantined_positions(settings: Settings, table: str) -> Any | None:
+    """Return the Kafka positions (`_topic`, `_partition`, `_offset`) quarantined for a bronze
+    table as an Arrow table, or None when nothing of that table was ever quarantined."""
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        DeltaTable(
-            quarantine_path(settings, table), storage_options=delta_storage_options(settings)
-        ).delete()
+        return read_delta(
+            settings, quarantine_path(settings, table), columns=list(POSITION_COLUMNS)
+        )
     except TableNotFoundError:
-        return
+        return None
+
+
+def exclude_quarantined(rows: Any, positions: Any | None) -> Any:
+    """Return the Arrow rows of a bronze table whose Kafka position is not in `positions`."""
+    if positions is None or positions.num_rows == 0 or rows.num_rows == 0:
+        return rows
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = positions.select(list(POSITION_COLUMNS)).cast(rows.select(list(POSITION_COLUMNS)).schema)
+    marked = keys.append_column("_quarantined", pa.array([True] * keys.num_rows))
+    joined = (
+        rows.append_column("_row", pa.array(range(rows.num_rows), pa.int64()))
+        .join(marked, list(POSITION_COLUMNS), join_type="left outer")
+        .filter(pc.is_null(pc.field("_quarantined")))
+    )
+    keep = pc.sort_indices(joined["_row"])
+    return rows.take(joined["_row"].take(keep))
 
 
 def _flag_batch(settings: Settings, record: dict[str, Any]) -> None:
@@ -353,14 +416,22 @@ def _flag_batch(settings: Settings, record: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------ the gate
 
 
-def run_checkpoint(settings: Settings, layer: str, tables: list[str] | None = None) -> dict:
+def run_checkpoint(
+    settings: Settings,
+    layer: str,
+    tables: list[str] | None = None,
+    *,
+    gold_schema: str = "gold",
+    target: str = "duckdb",
+) -> dict:
     """Validate `layer`'s tables; return the run summary with `publish` and per-table results.
 
     Per table: success, failed_expectations (check names), failed_reasons (check -> the
     suite's `meta.reason`), rows_checked, rows_quarantined, suite, statistics. `publish` is
-    False when any table fails.
+    False when any table fails. Gold tables are read from `gold_schema` on `target`.
     """
     config = load_checkpoint_config(layer)
+    reader = _GoldReader(settings, gold_schema, target) if layer == "gold" else None
     names = list(tables) if tables is not None else list(config["tables"])
     now = datetime.now(UTC)
     checked_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
@@ -373,24 +444,30 @@ def run_checkpoint(settings: Settings, layer: str, tables: list[str] | None = No
         started = time.perf_counter()
         suite = suites[name]
         arrow = _bronze_table(settings, name) if layer == "bronze" else None
+        if arrow is not None and config.get("quarantine"):
+            arrow = exclude_quarantined(arrow, quarantined_positions(settings, name))
         frame = (
             (arrow.to_pandas() if arrow is not None else None)
             if layer == "bronze"
-            else _gold_table(settings, name)
+            else reader.table(name)
         )
         entry: dict[str, Any] = {"suite": f"{layer}.{name}", "checked_at": checked_at.isoformat()}
+        if reader is not None:
+            entry["schema"] = gold_schema
         if frame is None:
             entry.update(
                 success=False,
                 failed_expectations=[MISSING_TABLE_CHECK],
-                failed_reasons={MISSING_TABLE_CHECK: f"no table {layer}.{name}"},
+                failed_reasons={
+                    MISSING_TABLE_CHECK: f"no table {gold_schema if reader else layer}.{name}"
+                },
                 rows_checked=0,
                 rows_quarantined=0,
                 statistics={},
             )
         else:
             frame = frame.reset_index(drop=True)
-            parameters = _parameters(settings, suite_parameters(suite), now_ms)
+            parameters = _parameters(settings, suite_parameters(suite), now_ms, reader)
             validation = _validate(
                 context, layer, name, frame, suite, parameters, config["result_format"]
             )
@@ -399,8 +476,6 @@ def run_checkpoint(settings: Settings, layer: str, tables: list[str] | None = No
             if layer == "bronze" and config.get("quarantine"):
                 if reasons:
                     quarantined = _quarantine(settings, name, arrow, reasons, run_id, checked_at)
-                elif validation.success:
-                    _clear_quarantine(settings, name)
             entry.update(
                 success=bool(validation.success),
                 failed_expectations=list(failed),
