@@ -56,10 +56,11 @@ format: install ## Apply ruff formatting and fixes
 docs: install ## Regenerate docs/schema_catalog.md from the schema files
 	$(BIN)/hazchem schemas docs
 
-bench: install jars ## Benchmarks (simulator, alarm job, lakehouse, bronze + gold freshness): bench/results/*.json, then the docs' tables
+bench: install jars ## Benchmarks (simulator, alarm job, risk latency, lakehouse, bronze + gold freshness): bench/results/*.json, then the docs' tables
 	@mkdir -p bench/results
 	$(BIN)/python bench/simulator_bench.py > /dev/null && cat bench/results/simulator.json
 	$(BIN)/python bench/alarms_bench.py > /dev/null && cat bench/results/alarms.json
+	$(BIN)/python bench/risk_latency_bench.py > /dev/null && cat bench/results/risk_latency.json
 	HAZCHEM_TRINO__HEAP=4g HAZCHEM_TRINO__QUERY_MEMORY=2560MB \
 		$(BIN)/python bench/lakehouse_bench.py > /dev/null && cat bench/results/lakehouse.json
 	$(BIN)/python bench/lake_freshness_bench.py > /dev/null && cat bench/results/lake_freshness.json

@@ -117,8 +117,11 @@ def _job_log(settings, name: str):  # noqa: ANN001, ANN202
 
 def start_job(settings, run: Run, bounded: bool, module: str = "streaming_jobs.alarms_job"):  # noqa: ANN001, ANN201
     """Start the job (shipped settings: nothing overridden) on the run's topics."""
+    # each module its own consumer group: the raw read commits its offsets at the end, and the
+    # job (which starts from its group's offsets) must not inherit them
+    group = run.prefix + ("g" if module == "streaming_jobs.alarms_job" else module)
     argv = [sys.executable, "-m", module, "--topic-prefix", run.prefix,
-            "--group", run.prefix + "g"] + (["--bounded"] if bounded else [])  # fmt: skip
+            "--group", group] + (["--bounded"] if bounded else [])  # fmt: skip
     return subprocess.Popen(argv, env=flink.job_env(), cwd=PROJECT_ROOT,
                             stdout=_job_log(settings, f"{run.prefix}{module}.log"),
                             stderr=subprocess.STDOUT)  # fmt: skip
