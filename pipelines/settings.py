@@ -144,6 +144,10 @@ class S3Settings(BaseModel):
     server_module: str = "github.com/johannesboyne/gofakes3/cmd/gofakes3"
     server_version: str = "v1.2.0"
     server_data_dir: Path = PROJECT_ROOT / ".cache" / "run" / "s3"
+    # gofakes3's backend. `memory` keeps objects until the server stops. `bolt` persists them,
+    # but v1.2.0 can crash with a segfault in CopyObject (it reads a bolt page after its
+    # transaction; seen when the file grows during an S3A rename), which hangs every S3 client.
+    server_backend: str = "memory"
 
 
 class AirflowSettings(BaseModel):

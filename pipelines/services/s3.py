@@ -82,10 +82,11 @@ def start(settings: Settings, wait_s: float = 30.0) -> str:
             )
         data = settings.s3.server_data_dir
         data.mkdir(parents=True, exist_ok=True)
-        argv = [
-            str(binary(settings)), "-backend", "bolt", "-bolt.db", str(data / "s3.db"),
-            "-host", f"{host}:{port}", "-autobucket", "-quiet",
-        ]  # fmt: skip
+        backend = settings.s3.server_backend
+        argv = [str(binary(settings)), "-backend", backend]
+        if backend == "bolt":
+            argv += ["-bolt.db", str(data / "s3.db")]
+        argv += ["-host", f"{host}:{port}", "-autobucket", "-quiet"]
         proc.start(argv, cwd=data)
         deadline = time.monotonic() + wait_s
         while not is_healthy(settings):
