@@ -127,6 +127,15 @@ def start_job(settings, run: Run, bounded: bool, module: str = "streaming_jobs.a
                             stderr=subprocess.STDOUT)  # fmt: skip
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a job process: terminate, then kill if it has not exited within 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_running(settings, proc: subprocess.Popen, timeout_s: float = 600) -> None:  # noqa: ANN001
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -184,11 +193,7 @@ def timed_drain(settings, run: Run) -> float:  # noqa: ANN001
             time.sleep(0.5)
         raise RuntimeError("the job did not reach the end marks in 30 min")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def fair_baseline(settings, source: Run, out: Run, n: int) -> float:  # noqa: ANN001
@@ -361,11 +366,7 @@ def live(settings, rate: float, seconds: float) -> dict:  # noqa: ANN001
                 "warmup_max_ms": max(warm, default=None),
                 "bursts": [[s, len(v), max(v)] for s, v in sorted(bursts.items())]}  # fmt: skip
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         run.drop()
 
 

@@ -427,6 +427,25 @@ class RecordValidator:
 DEAD_LETTER_MAX_ORIGINAL_BYTES = 512 * 1024
 
 
+TOMBSTONE_VERDICT = Verdict(None, "tombstone", "a null value (tombstone): no JSON object")
+
+
+def parse_json_object(raw: bytes | str | None) -> dict | Verdict:
+    """Return the JSON object a consumed record holds, or the Verdict that rejects it (the
+    streaming jobs' one check of a raw input record: tombstone, not JSON, not an object)."""
+    if raw is None:
+        return TOMBSTONE_VERDICT
+    try:
+        record = orjson.loads(raw)
+    except (orjson.JSONDecodeError, RecursionError) as exc:
+        return Verdict(None, "malformed_json", f"not valid JSON: {str(exc).splitlines()[0]}")
+    if not isinstance(record, dict):
+        return Verdict(
+            None, "wrong_type", f"record must be a JSON object, got {type(record).__name__}"
+        )
+    return record
+
+
 def dead_letter(topic: str, raw: bytes, verdict: Verdict, source: str, key: str | None) -> dict:
     """Return the dead-letter envelope of a rejected record, keeping its exact bytes (the first
     DEAD_LETTER_MAX_ORIGINAL_BYTES of a larger one, which the reason then says)."""

@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 
 from pipelines.alarms.config import TagConfig
 from pipelines.alarms.lifecycle import UNIT_STATES, format_number
 from pipelines.alarms.processor import NOTIFICATIONS, Routed, TagContext, TagProcessor
-from pipelines.ingest import Verdict, dead_letter
+from pipelines.ingest import Verdict, dead_letter, parse_json_object
 
 READINGS = "readings"
 ACTIONS = "alarm.actions"
@@ -115,19 +114,6 @@ def _reject(code: str, reason: str) -> Verdict:
     return Verdict(None, code, reason)
 
 
-def parse_json_object(value: str | None, what: str) -> dict[str, Any] | Verdict:
-    """Return the JSON object a record holds, or the Verdict that rejects it."""
-    if value is None:
-        return _reject("tombstone", f"a null value (tombstone) is not a {what}")
-    try:
-        record = orjson.loads(value)
-    except (orjson.JSONDecodeError, RecursionError) as exc:
-        return _reject("malformed_json", f"not valid JSON: {exc}")
-    if not isinstance(record, dict):
-        return _reject("wrong_type", f"a {what} must be a JSON object, got {type(record).__name__}")
-    return record
-
-
 def parse_reading(
     key: str | None, value: str | None, configs: dict[str, TagConfig]
 ) -> tuple[str, int, float | None] | Verdict:
@@ -142,7 +128,7 @@ def parse_reading(
             if type(ts) is int and (type(val) is float or val is None) and tag == key:
                 if tag in configs:
                     return tag, ts, val
-    record = parse_json_object(value, "reading")
+    record = parse_json_object(value)
     if isinstance(record, Verdict):
         return record
     tag, ts, val = record.get("tag"), record.get("event_time_ms"), record.get("value")
@@ -245,7 +231,7 @@ class ArrivalEvaluator:
         self, state: BucketState, key: str | None, value: str | None, now_ms: int
     ) -> list[Routed]:
         """Apply one raw alarm_action.v1 record as it arrives (audited, applied or rejected)."""
-        record = parse_json_object(value, "alarm action")
+        record = parse_json_object(value)
         if isinstance(record, Verdict):
             return [self._dead_letter(state, ACTIONS, key, value, record)]
         tag, ts = record.get("tag"), record.get("action_time_ms")
@@ -265,7 +251,7 @@ class ArrivalEvaluator:
         self, state: BucketState, tag: str, key: str | None, value: str | None, now_ms: int
     ) -> list[Routed]:
         """Apply one raw unit_state.v1 record to `tag` (one of its unit's tags; '' = none)."""
-        record = parse_json_object(value, "unit state")
+        record = parse_json_object(value)
         if isinstance(record, Verdict):
             return [self._dead_letter(state, UNIT_STATES_TOPIC, key, value, record)]
         unit, st, ts = record.get("unit_code"), record.get("state"), record.get("event_time_ms")

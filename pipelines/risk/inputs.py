@@ -11,37 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import orjson
-
 from pipelines.alarms.processor import Routed
-from pipelines.ingest import Verdict, dead_letter
+from pipelines.ingest import Verdict, dead_letter, parse_json_object
 from pipelines.risk.engine import TOPIC_KINDS, RiskEngine
 from pipelines.schema_registry import SchemaRegistry, SchemaViolation
 from pipelines.topics import DLQ_SUFFIX
 
 DEAD_LETTER_SOURCE = "risk-job"  # the envelope's `source`: who rejected the record
 CLOCK_TOPIC = "readings"
-TOMBSTONE = Verdict(None, "tombstone", "a null value (tombstone): no JSON object")
-
-
-def parse_object(raw: bytes | None) -> dict | Verdict:
-    """Return the JSON object in raw, or the Verdict saying why it is not one."""
-    if raw is None:
-        return TOMBSTONE
-    try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return Verdict(None, "malformed_json", f"not valid JSON: {str(exc).splitlines()[0]}")
-    if not isinstance(record, dict):
-        return Verdict(
-            None, "wrong_type", f"record must be a JSON object, got {type(record).__name__}"
-        )
-    return record
 
 
 def clock_verdict(raw: bytes | None) -> Verdict:
     """Return the verdict on a reading used as the risk clock (needs an integer event_time_ms)."""
-    record = parse_object(raw)
+    record = parse_json_object(raw)
     if isinstance(record, Verdict):
         return record
     if "event_time_ms" not in record or record["event_time_ms"] is None:
@@ -73,7 +55,7 @@ class InputChecker:
 
     def check(self, kind: str, raw: bytes | None) -> Verdict:
         """Return the verdict on one input of this kind (accepted: `record` holds it parsed)."""
-        record = parse_object(raw)
+        record = parse_json_object(raw)
         if isinstance(record, Verdict):
             return record
         try:
