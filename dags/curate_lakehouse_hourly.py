@@ -43,6 +43,8 @@ with DAG(
         "topics": Param(
             "",
             type="string",
+            # it is rendered into the bronze command line: topic names only, nothing a shell reads
+            pattern=r"^[a-z0-9._-]*(,[a-z0-9._-]+)*$",
             description="comma-separated topics for bronze (empty: every declared topic)",
         )
     },

@@ -115,3 +115,16 @@ def test_failure_callback_logs_one_line(caplog):
     assert [r.getMessage() for r in caplog.records] == [
         "hazchem task failed: dag=d task=t run=r error=boom second line"
     ]
+
+
+def test_curate_topics_param_refuses_anything_but_topic_names(dagbag):
+    """GIVEN the curate DAG's `topics` param, which is rendered into a shell command WHEN given
+    topic names THEN they pass; WHEN given shell syntax THEN validation refuses it."""
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    param = dagbag.dags["curate_lakehouse_hourly"].params.get_param("topics")
+    assert param.resolve("") == ""
+    assert param.resolve("readings,alarm.audit") == "readings,alarm.audit"
+    for bad in ("readings; rm -rf /", "$(id)", "readings,", "a b", "`x`"):
+        with pytest.raises(ParamValidationError):
+            param.resolve(bad)
