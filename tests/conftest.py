@@ -66,6 +66,25 @@ def postgres(settings):
     yield from _running(postgres_service, settings)
 
 
+@pytest.fixture
+def http_producer(tmp_path):
+    """Build the producer the HTTP endpoint uses (source `http`, its delivery timeout) on given
+    topics, with a validator that knows only `tags` and a ledger under tmp_path."""
+    from pipelines.ingest import IngestProducer, RecordValidator
+
+    def make(settings, specs: list, tags: set[str]) -> IngestProducer:
+        validator = RecordValidator(settings.ingest, known_tags=tags, topics=specs)
+        return IngestProducer(
+            settings,
+            source="http",
+            validator=validator,
+            ledger_dir=tmp_path,
+            delivery_timeout_s=settings.ingest.http_delivery_timeout_s,
+        )
+
+    return make
+
+
 def _wait_for_leaders(admin, names: list[str], timeout_s: float = 30.0) -> None:
     """Block until every partition of the new topics has a leader (creation is asynchronous)."""
     import time

@@ -14,7 +14,6 @@ import time
 import httpx
 import pytest
 
-from pipelines.ingest import IngestProducer, RecordValidator
 from pipelines.kafka_stats import topic_record_counts
 from pipelines.services import kafka as kafka_service
 from tests.integration.http_server import serve
@@ -39,7 +38,7 @@ def _reading(tag: str, ts: int) -> bytes:
 
 
 def test_broker_outage_answers_503_fast_and_the_same_batch_is_accepted_when_it_is_back(
-    kafka, fresh_topics, tmp_path
+    kafka, fresh_topics, http_producer
 ):
     """GIVEN the HTTP endpoint served by uvicorn and 2 readings accepted WHEN the broker is
     stopped and a batch of 4 good readings, 1 unknown tag and 1 record nested 5,000 deep is
@@ -50,14 +49,7 @@ def test_broker_outage_answers_503_fast_and_the_same_batch_is_accepted_when_it_i
     from pipelines.ingest_api import create_app
 
     spec = fresh_topics("readings")["readings"]
-    validator = RecordValidator(kafka.ingest, known_tags={"TT-1"}, topics=[spec])
-    producer = IngestProducer(
-        kafka,
-        source="http",
-        validator=validator,
-        ledger_dir=tmp_path,
-        delivery_timeout_s=kafka.ingest.http_delivery_timeout_s,
-    )
+    producer = http_producer(kafka, [spec], {"TT-1"})
     headers = {
         "Authorization": f"Bearer {kafka.ingest.http_token}",
         "Content-Type": "application/x-ndjson",

@@ -32,18 +32,11 @@ def _reading(tag: str, ts: int, value: float = 20.5) -> dict:
 
 
 @pytest.fixture
-def api(kafka, fresh_topics, tmp_path):
+def api(kafka, fresh_topics, http_producer):
     from pipelines.ingest_api import create_app
 
     spec = fresh_topics("readings")["readings"]
-    validator = RecordValidator(kafka.ingest, known_tags={"TT-1"}, topics=[spec])
-    producer = IngestProducer(
-        kafka,
-        source="http",
-        validator=validator,
-        ledger_dir=tmp_path,
-        delivery_timeout_s=kafka.ingest.http_delivery_timeout_s,
-    )
+    producer = http_producer(kafka, [spec], {"TT-1"})
     client = TestClient(create_app(kafka, producer=producer))
     return client, spec, producer
 
@@ -250,7 +243,7 @@ def _create_topics(admin, names: list[str], partitions: int = 2) -> None:
     _wait_for_leaders(admin, names)
 
 
-def test_batch_kafka_confirms_in_part_is_503_and_its_retry_is_safe(kafka, tmp_path):
+def test_batch_kafka_confirms_in_part_is_503_and_its_retry_is_safe(kafka, http_producer):
     """GIVEN a topic whose dead-letter topic does not exist yet WHEN a batch of 3 good readings
     and 1 unknown tag is posted THEN 503 within 5 s: the 3 accepted (confirmed), the bad one
     unavailable (its dead letter could not be written). WHEN the dead-letter topic exists and
@@ -268,14 +261,7 @@ def test_batch_kafka_confirms_in_part_is_503_and_its_retry_is_safe(kafka, tmp_pa
     admin = AdminClient({"bootstrap.servers": kafka.kafka.bootstrap_servers, "log_level": 0})
     _create_topics(admin, [spec.name])
     try:
-        validator = RecordValidator(kafka.ingest, known_tags={"TT-1"}, topics=[spec])
-        producer = IngestProducer(
-            kafka,
-            source="http",
-            validator=validator,
-            ledger_dir=tmp_path,
-            delivery_timeout_s=kafka.ingest.http_delivery_timeout_s,
-        )
+        producer = http_producer(kafka, [spec], {"TT-1"})
         client = TestClient(create_app(kafka, producer=producer))
         now = int(time.time() * 1000)
         lines = [json.dumps(_reading("TT-1", now - 30 + i)).encode() for i in range(3)]
