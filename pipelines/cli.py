@@ -38,12 +38,14 @@ def _mount_optional() -> None:
     from pipelines.alarms.cli import kpi_app
     from pipelines.hazard.cli import app as hazard_app
     from pipelines.risk.cli import cases_app, risk_app
+    from pipelines.security.cli import secrets_app
 
     app.add_typer(alarms_app, name="alarms")
     app.add_typer(kpi_app, name="kpi")
     app.add_typer(hazard_app, name="hazard")
     app.add_typer(risk_app, name="risk")
     app.add_typer(cases_app, name="cases")
+    app.add_typer(secrets_app, name="secrets")
 
 
 _mount_optional()

@@ -179,6 +179,14 @@ class TrinoSettings(BaseModel):
     catalog: str = "lake"
 
 
+class SecuritySettings(BaseModel):
+    """TLS material, see pipelines/security/pki.py and docs/security.md."""
+
+    # None: a local CA generated under the run folder (`local`, `ci`); `cluster` must set both
+    ca_file: Path | None = None
+    certs_dir: Path | None = None
+
+
 class Settings(BaseSettings):
     """Resolved settings; read them through `get_settings()`."""
 
@@ -189,6 +197,8 @@ class Settings(BaseSettings):
     profile: Profile = "local"
     run_dir: Path = PROJECT_ROOT / ".cache" / "run"
     cache_dir: Path = PROJECT_ROOT / ".cache"
+    # None: .cache/secrets/<profile>; see pipelines/security/secrets.py
+    secrets_dir: Path | None = None
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     flink: FlinkSettings = Field(default_factory=FlinkSettings)
@@ -199,6 +209,7 @@ class Settings(BaseSettings):
     airflow: AirflowSettings = Field(default_factory=AirflowSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     notifier: NotifierSettings = Field(default_factory=NotifierSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     def model_post_init(self, __context: object) -> None:
         """Apply profile defaults that the environment did not set explicitly."""

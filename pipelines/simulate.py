@@ -12,6 +12,9 @@ from pipelines.settings import Settings
 from pipelines.simulator import Simulator, TransportFaults
 
 TICK_MS = 100
+# transport faults that send a reading after readings younger than it (by design, its event time
+# is older than its arrival by up to ~1 s for out_of_order and late_by_s for late)
+DELAYING_FAULTS = ("out_of_order", "late")
 
 
 def run_simulation(
@@ -40,6 +43,7 @@ def run_simulation(
     wall0 = time.monotonic()
     ticks = int(duration_s * 1000 // TICK_MS)
     faults_seen: dict[str, int] = {}
+    delayed: list[tuple[str, int]] = []  # readings the transport faults held back on purpose
     pending = sorted(scheduled or [], key=lambda item: item[0])
     for i in range(ticks):
         while pending and pending[0][0] * 1000 <= (i + 1) * TICK_MS:
@@ -51,6 +55,8 @@ def run_simulation(
             producer.submit(ev.topic, record=ev.record, raw=ev.raw)
             if ev.fault:
                 faults_seen[ev.fault] = faults_seen.get(ev.fault, 0) + 1
+                if ev.fault in DELAYING_FAULTS and isinstance(ev.record, dict):
+                    delayed.append((ev.record.get("tag"), ev.record.get("event_time_ms")))
         producer.poll()
         if on_progress and i % 10 == 9:
             on_progress((i + 1) * TICK_MS / 1000, producer.counts)
@@ -69,6 +75,7 @@ def run_simulation(
         "end_ms": sim.now_ms,
         "wall_s": round(time.monotonic() - wall0, 2),
         "faults_injected": faults_seen,
+        "delayed_readings": delayed,
         "timeline": sim.scenario_timeline(),
     }
     return producer.counts, facts
