@@ -1,0 +1,40 @@
+"""Hash chains per stream key: an intact log verifies; an edit, a deletion or an insertion is
+named at the first record it breaks."""
+
+from pipelines.security.chain import GENESIS, Chainer, verify
+
+
+def _log():
+    c = Chainer()
+    recs = [("A", {"n": 1}), ("B", {"n": 2}), ("A", {"n": 3}), ("A", {"n": 4})]
+    return [(f"offset {i}", k, c.link(k, r)) for i, (k, r) in enumerate(recs)]
+
+
+def test_an_intact_log_verifies_and_keys_chain_separately():
+    """GIVEN records of two keys linked in order THEN verify passes; each key starts at GENESIS."""
+    log = _log()
+    assert verify(log) == (4, None)
+    assert log[0][2]["prev_hash"] == GENESIS and log[1][2]["prev_hash"] == GENESIS
+    assert log[2][2]["prev_hash"] == log[0][2]["hash"]
+
+
+def test_an_edit_is_named():
+    """GIVEN one field of record 2 edited WHEN verified THEN it is the break, as an edit."""
+    log = _log()
+    log[2][2]["n"] = 30
+    n, brk = verify(log)
+    assert (n, brk.where, brk.key) == (3, "offset 2", "A") and "edited" in brk.reason
+
+
+def test_a_deletion_is_named_at_the_next_record_of_its_key():
+    """GIVEN record 2 deleted WHEN verified THEN record 3 (same key) breaks the chain."""
+    log = _log()
+    del log[2]
+    n, brk = verify(log)
+    assert (brk.where, brk.key) == ("offset 3", "A") and "deleted" in brk.reason
+
+
+def test_a_forged_record_without_chain_fields_is_named():
+    """GIVEN a record appended without chain fields THEN it is the break."""
+    log = [*_log(), ("offset 4", "A", {"n": 5})]
+    assert verify(log)[1].reason == "no chain fields (prev_hash, hash)"
