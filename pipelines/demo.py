@@ -317,9 +317,9 @@ def summarise(settings: Settings, since_ms: int, counts: IngestCounts, facts: di
             f" Reading -> alarm lag, {len(lags['platform'])} transitions caused by readings"
             f" (shipped defaults: arrival order, {settings.flink.batch_window_ms} ms batches,"
             " no watermark wait):",
-            "   from the reading's arrival in Kafka to the alarm in Kafka:   "
+            "   reading in Kafka -> alarm in Kafka (what the platform adds): "
             + _lag_text(lags["platform"]),
-            "   from the reading's event time (adds the simulator's 100 ms send ticks): "
+            "   reading event time -> alarm in Kafka (+ the simulator's 100 ms send ticks): "
             + _lag_text(lags["on_time"]),
         ]
         if lags["delayed"]:
