@@ -38,7 +38,7 @@ def _mount_optional() -> None:
     from pipelines.alarms.cli import kpi_app
     from pipelines.hazard.cli import app as hazard_app
     from pipelines.risk.cli import cases_app, risk_app
-    from pipelines.security.cli import secrets_app
+    from pipelines.security.cli import auth_app, secrets_app
 
     app.add_typer(alarms_app, name="alarms")
     app.add_typer(kpi_app, name="kpi")
@@ -46,6 +46,7 @@ def _mount_optional() -> None:
     app.add_typer(risk_app, name="risk")
     app.add_typer(cases_app, name="cases")
     app.add_typer(secrets_app, name="secrets")
+    app.add_typer(auth_app, name="auth")
 
 
 _mount_optional()
@@ -312,17 +313,28 @@ def ingest_serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
 ) -> None:
-    """Serve the HTTP ingest endpoint (POST /v1/ingest/{topic}, bearer token from settings)."""
+    """Serve the HTTP API over HTTPS (certificate from the local CA, or the configured files in
+    `cluster`; plain HTTP only with HAZCHEM_AUTH__TLS=false); callers log in at /v1/auth/token."""
     import uvicorn
 
     from pipelines.ingest_api import create_app
+    from pipelines.security.pki import server_cert
 
     settings = get_settings()
+    tls: dict = {}
+    try:
+        if settings.auth.tls:
+            cert = server_cert(settings, "api")
+            tls = {"ssl_certfile": str(cert.cert), "ssl_keyfile": str(cert.key)}
+        api = create_app(settings)
+    except UserError as exc:
+        fail(str(exc))
     uvicorn.run(
-        create_app(settings),
+        api,
         host=host or settings.ingest.http_host,
         port=port or settings.ingest.http_port,
         log_level="info",
+        **tls,
     )
 
 
