@@ -14,8 +14,8 @@ records Kafka confirmed come back `duplicate` (already accepted, nothing new wri
 topic), the others are processed again.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: FastAPI reads the `Annotated[..., Depends(...)]` of
+# each route when it is defined, and those name dependencies local to create_app
 import time
 import urllib.parse
 import uuid
@@ -252,9 +252,10 @@ def create_app(
         token = (await _body(request)).get("refresh_token")
         if not isinstance(token, str):
             raise HTTPException(400, "refresh_token is required")
-        revoked = await run_in_threadpool(identity_store().revoke_refresh_token, token)
+        owner = await run_in_threadpool(identity_store().revoke_refresh_token, token)
+        request.state.principal = owner
         request.state.audit_action = "revoke"
-        return {"revoked": revoked}
+        return {"revoked": owner is not None}
 
     @app.get("/v1/auth/jwks")
     def jwks() -> dict:

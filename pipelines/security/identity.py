@@ -271,15 +271,15 @@ class IdentityStore:
             raise AuthError("refresh_refused", "principal disabled")
         return principal
 
-    def revoke_refresh_token(self, token: str) -> bool:
-        """Revoke one refresh token; True when it was valid."""
+    def revoke_refresh_token(self, token: str) -> str | None:
+        """Revoke one refresh token; return its principal when it was valid, else None."""
         rows = self._run(
             "UPDATE refresh_tokens SET revoked_at = now() WHERE token_sha256 = %s"
             " AND revoked_at IS NULL RETURNING principal",
             (_hash_token(token),),
             fetch=True,
         )
-        return bool(rows)
+        return rows[0][0] if rows else None
 
     def seed_people(self, people: dict) -> list[str]:
         """Create a person principal (no password yet) for each plant person whose role maps to

@@ -86,7 +86,8 @@ def test_refresh_tokens_rotate_and_revoke(store):
     with pytest.raises(AuthError, match="unknown, expired or revoked"):
         store.use_refresh_token(first)
     second = store.new_refresh_token(name)
-    assert store.revoke_refresh_token(second) is True
+    assert store.revoke_refresh_token(second) == name
+    assert store.revoke_refresh_token(second) is None
     with pytest.raises(AuthError):
         store.use_refresh_token(second)
     third = store.new_refresh_token(name)
