@@ -464,14 +464,14 @@ def create_app(
         batch. 413: body over `ingest.max_batch_bytes` (refused from its Content-Length, unread)
         or more than `ingest.max_batch_records` records. 403: the caller may not write the topic
         (a gateway writes only input topics allowed to it)."""
-        declared = topic.removeprefix(topic_prefix)
-        if not roles.may_write_topic(claims.roles, declared, claims.topics):
-            raise _refuse(
-                request, 403, "forbidden",
-                f"{claims.principal!r} may not write topic {declared!r}",
-            )  # fmt: skip
         if topic not in producer.validator.topics:
             raise HTTPException(404, f"unknown topic '{topic}'")
+        base_topic = topic.removeprefix(topic_prefix)
+        if not roles.may_write_topic(claims.roles, base_topic, claims.topics):
+            raise _refuse(
+                request, 403, "forbidden",
+                f"{claims.principal!r} may not write topic {base_topic!r}",
+            )  # fmt: skip
         limit = settings.ingest.max_batch_bytes
         declared = request.headers.get("content-length")
         if declared is not None:
