@@ -317,15 +317,11 @@ def ingest_serve(
     `cluster`; plain HTTP only with HAZCHEM_AUTH__TLS=false); callers log in at /v1/auth/token."""
     import uvicorn
 
-    from pipelines.ingest_api import create_app
-    from pipelines.security.pki import server_cert
+    from pipelines.ingest_api import create_app, tls_options
 
     settings = get_settings()
-    tls: dict = {}
     try:
-        if settings.auth.tls:
-            cert = server_cert(settings, "api")
-            tls = {"ssl_certfile": str(cert.cert), "ssl_keyfile": str(cert.key)}
+        tls = tls_options(settings)
         api = create_app(settings)
     except UserError as exc:
         fail(str(exc))

@@ -81,6 +81,17 @@ class AuditMiddleware:
                 )
 
 
+def tls_options(settings: Settings) -> dict[str, str]:
+    """Return uvicorn's TLS arguments: the API's certificate from the local CA (`local`, `ci`)
+    or the configured files (`cluster`); none when `auth.tls` is off."""
+    from pipelines.security.pki import server_cert
+
+    if not settings.auth.tls:
+        return {}
+    cert = server_cert(settings, "api")
+    return {"ssl_certfile": str(cert.cert), "ssl_keyfile": str(cert.key)}
+
+
 def _refuse(request: Request, status: int, action: str, detail: str) -> HTTPException:
     """Return the HTTPException to raise, with what the audit record says about it."""
     request.state.audit_action = action
