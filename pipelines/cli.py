@@ -57,7 +57,11 @@ def up(
     topics: Annotated[bool, typer.Option(help="Create/sync the declared topics.")] = True,
     with_: Annotated[
         list[str] | None,
-        typer.Option("--with", help="Also start: trino (serves the lake), s3 (a local S3 server)."),
+        typer.Option(
+            "--with",
+            help="Also start: trino (serves the lake), s3 (a local S3 server), postgres (the "
+            "identity store and Airflow's database).",
+        ),
     ] = None,
 ) -> None:
     """Fetch (first time) and start the local Kafka broker, then create the declared topics."""
@@ -66,9 +70,9 @@ def up(
 
     settings = get_settings()
     extras = set(with_ or [])
-    unknown = extras - {"trino", "s3"}
+    unknown = extras - {"trino", "s3", "postgres"}
     if unknown:
-        fail(f"unknown service '{sorted(unknown)[0]}' for --with (known: s3, trino)")
+        fail(f"unknown service '{sorted(unknown)[0]}' for --with (known: postgres, s3, trino)")
     try:
         info("kafka: starting (the first run downloads the broker from Maven Central)...")
         typer.echo(kafka.start(settings))
@@ -76,6 +80,16 @@ def up(
             actions = ensure_topics(settings)
             created = sum(1 for a in actions.values() if a == "created")
             typer.echo(f"topics: {len(actions)} declared, {created} created")
+        if settings.auth.tls:
+            from pipelines.security.pki import server_cert
+
+            server_cert(settings, "api")  # the HTTP API's certificate, from the local CA
+        if "postgres" in extras:
+            from pipelines.security.identity import IdentityStore
+            from pipelines.services import postgres
+
+            typer.echo(postgres.start(settings))
+            IdentityStore(settings)  # its tables
         if "s3" in extras:
             from pipelines.services import s3
 

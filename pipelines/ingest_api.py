@@ -110,6 +110,7 @@ def create_app(
 ) -> FastAPI:
     """Return the API bound to one validating producer (topic_prefix: tests, whose topics are
     `<prefix><declared name>`)."""
+    in_production = producer is None  # tests and benches bring their own producer
     if producer is None:
         from pipelines.plant import load_plant
 
@@ -161,6 +162,9 @@ def create_app(
             raise _refuse(request, 401, "token_refused", str(exc)) from None
         request.state.principal = claims.principal
         return claims
+
+    # the one token check; a bench overrides it (dependency_overrides) to time what it adds
+    app.state.authenticated = authenticated
 
     def require(permission: Permission):  # noqa: ANN202 - a FastAPI dependency
         """The one dependency every route names: a valid token whose roles grant permission."""
@@ -447,7 +451,7 @@ def create_app(
         config = plant().tags.get(tag)
         return config.priority.get(condition.lower()) if config is not None else None
 
-    if topic_prefix == "" and identity is None:
+    if in_production:
         # production: the 24 h shelve history survives a restart (read back from the topic)
         from pipelines.kafka_stats import read_since
 
