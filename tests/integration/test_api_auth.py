@@ -202,3 +202,26 @@ def test_an_analyst_cannot_act_on_a_case_its_chain_and_a_safety_manager_can(kafk
     )
     queued = [orjson.loads(v) for _t, v in read_since(kafka, specs["case.actions"].name, 0) if v]
     assert [(a["action"], a["actor"]) for a in queued] == [("ack", "P010"), ("comment", "P006")]
+
+
+def test_a_restarted_api_continues_each_principals_chain(kafka, api, bearer):
+    """GIVEN audit records of two principals WHEN a new AuditLog recovers its chainer from the
+    topic (as the API does on start) and writes one more record for each THEN the whole topic
+    still verifies: each new record's prev_hash is its principal's last hash."""
+    from pipelines.security.audit import AuditLog
+
+    client, _, producer, _, audit_spec = api
+    client.get("/v1/topics")  # anonymous 401
+    client.get("/v1/topics", headers=bearer("A001", "analyst"))  # 403
+    before = _audit(kafka, client, audit_spec)
+    recovered = AuditLog.recover(kafka, audit_spec.name)
+    assert recovered.last == {r["principal"]: r["hash"] for r in before}
+    restarted = AuditLog(producer, audit_spec.name, recovered)
+    subs = [
+        restarted.record("A001", "127.0.0.1", "forbidden", "/x", "refused"),
+        restarted.record("anonymous", "127.0.0.1", "token_missing", "/x", "refused"),
+    ]
+    producer.wait(subs, 10.0)
+    records = [orjson.loads(v) for _t, v in read_since(kafka, audit_spec.name, 0) if v]
+    assert len(records) == 4
+    assert verify((str(i), r["principal"], r) for i, r in enumerate(records)) == (4, None)

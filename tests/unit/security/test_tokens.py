@@ -132,3 +132,30 @@ def test_cluster_accepts_tokens_of_the_external_oidc_provider(tmp_path):
             tokens.verify(idp_token("https://evil.example"))
     finally:
         server.shutdown()
+
+
+def test_secrets_init_generates_the_signing_key_with_the_other_secrets(tmp_path, monkeypatch):
+    """GIVEN an empty secrets folder in `ci` WHEN `hazchem secrets init` runs twice THEN the
+    first writes every secret and the signing key (a loadable Ed25519 key, mode 0600), the
+    second keeps them all."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.security.secrets import SECRET_NAMES
+    from pipelines.settings import get_settings
+
+    monkeypatch.setenv("HAZCHEM_PROFILE", "ci")
+    monkeypatch.setenv("HAZCHEM_SECRETS_DIR", str(tmp_path / "s"))
+    get_settings.cache_clear()
+    try:
+        first = CliRunner().invoke(app, ["secrets", "init"])
+        assert (
+            first.output
+            == f"secrets: {len(SECRET_NAMES) + 1} generated, 0 kept in {tmp_path / 's'}\n"
+        )
+        second = CliRunner().invoke(app, ["secrets", "init"])
+        assert second.output.startswith(f"secrets: 0 generated, {len(SECRET_NAMES) + 1} kept")
+        assert load_signing_key(get_settings()) is not None
+        assert stat.S_IMODE((tmp_path / "s" / SIGNING_KEY).stat().st_mode) == 0o600
+    finally:
+        get_settings.cache_clear()
