@@ -38,7 +38,7 @@ def _mount_optional() -> None:
     from pipelines.alarms.cli import kpi_app
     from pipelines.hazard.cli import app as hazard_app
     from pipelines.risk.cli import cases_app, risk_app
-    from pipelines.security.cli import secrets_app
+    from pipelines.security.cli import auth_app, secrets_app
 
     app.add_typer(alarms_app, name="alarms")
     app.add_typer(kpi_app, name="kpi")
@@ -46,6 +46,7 @@ def _mount_optional() -> None:
     app.add_typer(risk_app, name="risk")
     app.add_typer(cases_app, name="cases")
     app.add_typer(secrets_app, name="secrets")
+    app.add_typer(auth_app, name="auth")
 
 
 _mount_optional()
@@ -56,7 +57,11 @@ def up(
     topics: Annotated[bool, typer.Option(help="Create/sync the declared topics.")] = True,
     with_: Annotated[
         list[str] | None,
-        typer.Option("--with", help="Also start: trino (serves the lake), s3 (a local S3 server)."),
+        typer.Option(
+            "--with",
+            help="Also start: trino (serves the lake), s3 (a local S3 server), postgres (the "
+            "identity store and Airflow's database).",
+        ),
     ] = None,
 ) -> None:
     """Fetch (first time) and start the local Kafka broker, then create the declared topics."""
@@ -65,9 +70,9 @@ def up(
 
     settings = get_settings()
     extras = set(with_ or [])
-    unknown = extras - {"trino", "s3"}
+    unknown = extras - {"trino", "s3", "postgres"}
     if unknown:
-        fail(f"unknown service '{sorted(unknown)[0]}' for --with (known: s3, trino)")
+        fail(f"unknown service '{sorted(unknown)[0]}' for --with (known: postgres, s3, trino)")
     try:
         info("kafka: starting (the first run downloads the broker from Maven Central)...")
         typer.echo(kafka.start(settings))
@@ -75,6 +80,16 @@ def up(
             actions = ensure_topics(settings)
             created = sum(1 for a in actions.values() if a == "created")
             typer.echo(f"topics: {len(actions)} declared, {created} created")
+        if settings.auth.tls:
+            from pipelines.security.pki import server_cert
+
+            server_cert(settings, "api")  # the HTTP API's certificate, from the local CA
+        if "postgres" in extras:
+            from pipelines.security.identity import IdentityStore
+            from pipelines.services import postgres
+
+            typer.echo(postgres.start(settings))
+            IdentityStore(settings)  # its tables
         if "s3" in extras:
             from pipelines.services import s3
 
@@ -312,17 +327,24 @@ def ingest_serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
 ) -> None:
-    """Serve the HTTP ingest endpoint (POST /v1/ingest/{topic}, bearer token from settings)."""
+    """Serve the HTTP API over HTTPS (certificate from the local CA, or the configured files in
+    `cluster`; plain HTTP only with HAZCHEM_AUTH__TLS=false); callers log in at /v1/auth/token."""
     import uvicorn
 
-    from pipelines.ingest_api import create_app
+    from pipelines.ingest_api import create_app, tls_options
 
     settings = get_settings()
+    try:
+        tls = tls_options(settings)
+        api = create_app(settings)
+    except UserError as exc:
+        fail(str(exc))
     uvicorn.run(
-        create_app(settings),
+        api,
         host=host or settings.ingest.http_host,
         port=port or settings.ingest.http_port,
         log_level="info",
+        **tls,
     )
 
 

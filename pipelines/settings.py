@@ -37,7 +37,6 @@ class IngestSettings(BaseModel):
     # declared schemas nest 4 levels at most, and JSON parsers recurse once per level
     max_json_depth: int = 32
     dedupe_window: int = 200_000  # (tag, event time) keys remembered to reject duplicates
-    http_token: str = "dev-token-change-me"  # bearer token for the HTTP ingest endpoint
     http_host: str = "127.0.0.1"
     http_port: int = 8088
     max_batch_records: int = 5000
@@ -159,8 +158,7 @@ class AirflowSettings(BaseModel):
     pg_bin_dir: Path | None = None  # None: the newest /usr/lib/postgresql/<N>/bin
     pg_data_dir: Path = PROJECT_ROOT / ".cache" / "run" / "postgres"
     pg_port: int = 15432
-    pg_user: str = "airflow"
-    pg_password: str = "airflow"
+    pg_user: str = "airflow"  # its password is the secret `postgres.airflow`
     pg_database: str = "airflow"
 
 
@@ -187,6 +185,25 @@ class SecuritySettings(BaseModel):
     certs_dir: Path | None = None
 
 
+class AuthSettings(BaseModel):
+    """Identities, tokens and the API's TLS (see pipelines/security/ and docs/security.md)."""
+
+    access_token_s: int = Field(300, gt=0)  # access JWT lifetime
+    refresh_token_s: int = Field(12 * 3600, gt=0)  # one shift; rotated on every refresh
+    max_failed_logins: int = Field(5, gt=0)  # consecutive failures before the lockout
+    lockout_s: int = Field(900, gt=0)  # how long a locked principal is refused
+    # the identity store: database and role on the local PostgreSQL server (pipelines/services/
+    # postgres.py); its password is the secret `postgres.identity`
+    database: str = "hazchem"
+    db_user: str = "identity"
+    tls: bool = True  # `hazchem ingest serve` over HTTPS with server_cert(settings, "api")
+    # `cluster` only: also accept tokens of an external OIDC provider
+    oidc_jwks_url: str | None = None
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_role_claim: str = "roles"  # dotted path of the roles list in its tokens
+
+
 class Settings(BaseSettings):
     """Resolved settings; read them through `get_settings()`."""
 
@@ -210,6 +227,7 @@ class Settings(BaseSettings):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     notifier: NotifierSettings = Field(default_factory=NotifierSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     def model_post_init(self, __context: object) -> None:
         """Apply profile defaults that the environment did not set explicitly."""

@@ -58,12 +58,66 @@ def s3(settings):
 
 
 @pytest.fixture(scope="session")
-def postgres(settings):
+def postgres(secrets):
     """The local PostgreSQL server (Debian's package): started for the session when not up,
     stopped only if we started it."""
     from pipelines.services import postgres as postgres_service
 
-    yield from _running(postgres_service, settings)
+    yield from _running(postgres_service, secrets)
+
+
+@pytest.fixture(scope="session")
+def secrets(settings):
+    """The profile's secrets, generated when missing (a CI run is its own deployment, as
+    `hazchem secrets init` does)."""
+    from pipelines.security.secrets import SECRET_NAMES, init_secrets
+
+    init_secrets(settings, list(SECRET_NAMES))
+    return settings
+
+
+@pytest.fixture(scope="session")
+def token_service():
+    """A TokenService with a fresh Ed25519 key (tests mint tokens for any principal)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from pipelines.security.tokens import TokenService
+
+    return TokenService(Ed25519PrivateKey.generate())
+
+
+@pytest.fixture(scope="session")
+def bearer(token_service):
+    """Return Authorization headers of an access token for (principal, *roles, topics=)."""
+
+    def make(principal: str, *roles: str, topics: list[str] | None = None) -> dict:
+        token, _ = token_service.issue(principal, list(roles), topics)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+@pytest.fixture
+def make_api(fresh_topics, token_service):
+    """Build the HTTP API on a test producer: its topics named `<prefix><declared name>`, the
+    test token service, and a fresh security.audit topic (returned with the app)."""
+    from pipelines.ingest_api import create_app
+    from pipelines.security.audit import AuditLog
+
+    def make(settings, producer, prefix: str = "", identity=None):  # noqa: ANN001, ANN202
+        spec = fresh_topics("security.audit")["security.audit"]
+        producer.validator.topics[spec.name] = spec
+        audit = AuditLog(producer, spec.name)
+        app = create_app(settings, producer=producer, topic_prefix=prefix, tokens=token_service,
+                         identity=identity, audit=audit)  # fmt: skip
+        return app, spec
+
+    return make
+
+
+def prefix_of(spec) -> str:  # noqa: ANN001 - a TopicSpec made by fresh_topics
+    """Return the test prefix of a fresh topic (`t1a2b3c4d.`)."""
+    return spec.name.split(".", 1)[0] + "."
 
 
 @pytest.fixture

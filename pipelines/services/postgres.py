@@ -1,8 +1,14 @@
-"""A local PostgreSQL server for Airflow's metadata database (`hazchem airflow --postgres`).
+"""The local PostgreSQL server: Airflow's metadata database (`hazchem airflow --postgres`) and the
+identity store (database `hazchem`, role `identity`, see pipelines/security/identity.py).
 
 The server comes from Debian's `postgresql` package (`apt-get install postgresql`); this module
 only runs its binaries: `initdb` once into `HAZCHEM_AIRFLOW__PG_DATA_DIR`, then `pg_ctl start` on
-`127.0.0.1:HAZCHEM_AIRFLOW__PG_PORT`, and creates the `airflow` role and database. PostgreSQL
+`127.0.0.1:HAZCHEM_AIRFLOW__PG_PORT`, and creates the `airflow` and `identity` roles and their
+databases. Every connection authenticates with `scram-sha-256` (pg_hba.conf has no `trust`), the
+server listens on 127.0.0.1 only, and the passwords are the secrets `postgres.superuser`,
+`postgres.airflow` and `postgres.identity` (passed through a 0600 file or the environment, never
+on a command line). A data folder initialised by an older version with `trust` is refused with a
+one-line error (remove it: Airflow's metadata there is rebuilt by `airflow db migrate`). PostgreSQL
 refuses to run as root, so under root the data folder belongs to the `postgres` system user and
 the binaries run as that user (`runuser`). Production points `HAZCHEM_AIRFLOW__POSTGRES_URL` at
 the company's managed PostgreSQL instead.
@@ -16,12 +22,20 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 from pipelines.cli_support import UserError
+from pipelines.security.secrets import get_secret
 from pipelines.settings import Settings
 
 PG_ROOT = Path("/usr/lib/postgresql")
+# written into the data folder by this module's initdb: the folder's pg_hba.conf is ours
+SCRAM_MARKER = "hazchem-scram"
+PG_HBA = """# written by pipelines/services/postgres.py: scram-sha-256 for all, loopback only
+local   all   all                  scram-sha-256
+host    all   all   127.0.0.1/32   scram-sha-256
+"""
 _SAFE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -71,11 +85,21 @@ def is_healthy(settings: Settings) -> bool:
 
 
 def url(settings: Settings) -> str:
-    """Return the SQLAlchemy URL of the local server's `airflow` database."""
+    """Return the SQLAlchemy URL of the local server's `airflow` database (with its password)."""
+    from urllib.parse import quote
+
     a = settings.airflow
-    return (
-        f"postgresql+psycopg2://{a.pg_user}:{a.pg_password}@127.0.0.1:{a.pg_port}/{a.pg_database}"
-    )
+    password = quote(get_secret(settings, "postgres.airflow"), safe="")
+    return f"postgresql+psycopg2://{a.pg_user}:{password}@127.0.0.1:{a.pg_port}/{a.pg_database}"
+
+
+def identity_dsn(settings: Settings) -> dict:
+    """Return psycopg2 connection arguments of the identity store (role `identity`)."""
+    return {
+        "host": "127.0.0.1", "port": settings.airflow.pg_port, "dbname": settings.auth.database,
+        "user": settings.auth.db_user, "password": get_secret(settings, "postgres.identity"),
+        "connect_timeout": 5,
+    }  # fmt: skip
 
 
 def _init(settings: Settings, bins: Path) -> None:
@@ -87,10 +111,26 @@ def _init(settings: Settings, bins: Path) -> None:
         user = pwd.getpwnam("postgres")
         os.chown(data, user.pw_uid, user.pw_gid)
     data.chmod(0o700)
-    _run(
-        [str(bins / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-        "initdb",
-    )
+    # the superuser's password reaches initdb through a 0600 file, never the command line
+    folder = Path(tempfile.mkdtemp(prefix="hazchem-initdb-"))  # mode 0700
+    pwfile = folder / "pw"
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(get_secret(settings, "postgres.superuser") + "\n")
+    if os.geteuid() == 0:  # initdb runs as `postgres` and must read it
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        os.chown(pwfile, user.pw_uid, user.pw_gid)
+    try:
+        _run(
+            [str(bins / "initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
+             f"--pwfile={pwfile}", "-E", "UTF8"],
+            "initdb",
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    (data / "pg_hba.conf").write_text(PG_HBA)
+    (data / SCRAM_MARKER).write_text("pg_hba.conf written by pipelines/services/postgres.py\n")
 
 
 def start(settings: Settings, wait_s: float = 60.0) -> str:
@@ -101,6 +141,11 @@ def start(settings: Settings, wait_s: float = 60.0) -> str:
             raise UserError("running as root needs `runuser` (util-linux) to start PostgreSQL")
         _init(settings, bins)
         data = _data_dir(settings)
+        if not (data / SCRAM_MARKER).exists():
+            raise UserError(
+                f"PostgreSQL data folder {data} was initialised with `trust` authentication by an"
+                " older version: remove it (Airflow's metadata is rebuilt by `airflow db migrate`)"
+            )
         options = f"-h 127.0.0.1 -p {settings.airflow.pg_port} -k {data}"
         _run(
             [str(bins / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"),
@@ -115,12 +160,15 @@ def start(settings: Settings, wait_s: float = 60.0) -> str:
 
 
 def _psql(settings: Settings, bins: Path, sql: str, database: str = "postgres") -> str:
+    """Run SQL as the superuser; SQL on stdin and the password in the environment (both may
+    hold passwords, which must not appear in the process list)."""
     psql = bins / "psql" if (bins / "psql").exists() else Path(shutil.which("psql") or "psql")
     argv = [
         str(psql), "-h", "127.0.0.1", "-p", str(settings.airflow.pg_port), "-U", "postgres",
-        "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql,
+        "-d", database, "-v", "ON_ERROR_STOP=1", "-tA", "-f", "-",
     ]  # fmt: skip
-    result = subprocess.run(argv, capture_output=True, text=True)
+    env = os.environ | {"PGPASSWORD": get_secret(settings, "postgres.superuser")}
+    result = subprocess.run(argv, input=sql, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
         raise UserError(f"psql failed: {tail[0]}")
@@ -128,15 +176,26 @@ def _psql(settings: Settings, bins: Path, sql: str, database: str = "postgres") 
 
 
 def _ensure_database(settings: Settings, bins: Path) -> None:
+    """Create (or re-password) the Airflow and identity roles and their databases."""
     a = settings.airflow
-    for name in (a.pg_user, a.pg_database):
-        if not _SAFE.fullmatch(name):
-            raise UserError(f"not a valid PostgreSQL name: {name!r} (use [A-Za-z_][A-Za-z0-9_]*)")
-    password = a.pg_password.replace("'", "''")
-    if _psql(settings, bins, f"SELECT 1 FROM pg_roles WHERE rolname = '{a.pg_user}'") != "1":
-        _psql(settings, bins, f"CREATE ROLE {a.pg_user} LOGIN PASSWORD '{password}'")
-    if _psql(settings, bins, f"SELECT 1 FROM pg_database WHERE datname = '{a.pg_database}'") != "1":
-        _psql(settings, bins, f"CREATE DATABASE {a.pg_database} OWNER {a.pg_user}")
+    pairs = (
+        (a.pg_user, a.pg_database, "postgres.airflow"),
+        (settings.auth.db_user, settings.auth.database, "postgres.identity"),
+    )
+    for user, database, secret in pairs:
+        for name in (user, database):
+            if not _SAFE.fullmatch(name):
+                raise UserError(
+                    f"not a valid PostgreSQL name: {name!r} (use [A-Za-z_][A-Za-z0-9_]*)"
+                )
+        password = get_secret(settings, secret).replace("'", "''")
+        verb = "ALTER" if _psql(
+            settings, bins, f"SELECT 1 FROM pg_roles WHERE rolname = '{user}'"
+        ) == "1" else "CREATE"  # fmt: skip
+        # re-set on every start: a rotated secret takes effect with the next `hazchem up`
+        _psql(settings, bins, f"{verb} ROLE {user} LOGIN PASSWORD '{password}'")
+        if _psql(settings, bins, f"SELECT 1 FROM pg_database WHERE datname = '{database}'") != "1":
+            _psql(settings, bins, f"CREATE DATABASE {database} OWNER {user}")
 
 
 def stop(settings: Settings) -> str:

@@ -17,13 +17,14 @@ import uvicorn
 
 
 @contextmanager
-def serve(app, timeout_s: float = 10.0) -> Iterator[str]:  # noqa: ANN001 - any ASGI app
-    """Yield the base URL ("http://127.0.0.1:<port>") of `app` served by uvicorn; stop after."""
+def serve(app, timeout_s: float = 10.0, **ssl: str) -> Iterator[str]:  # noqa: ANN001 - any ASGI app
+    """Yield the base URL ("http://127.0.0.1:<port>", https with ssl_certfile/ssl_keyfile) of
+    `app` served by uvicorn; stop after."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **ssl))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s
@@ -32,7 +33,7 @@ def serve(app, timeout_s: float = 10.0) -> Iterator[str]:  # noqa: ANN001 - any 
             raise RuntimeError(f"uvicorn did not start within {timeout_s:.0f} s")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if ssl else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout_s)

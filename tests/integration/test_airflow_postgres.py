@@ -11,10 +11,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from pipelines.airflow_local import airflow_env
+from pipelines.security.secrets import get_secret
 from pipelines.services import postgres as postgres_service
 from pipelines.settings import PROJECT_ROOT, Settings
 
@@ -40,9 +42,13 @@ def _json(stdout: str) -> list:
 
 
 def _psql(settings: Settings, sql: str) -> str:
+    """Run SQL as the `airflow` role (its password in the environment, not on the command
+    line)."""
+    env = os.environ | {"PGPASSWORD": get_secret(settings, "postgres.airflow")}
     result = subprocess.run(
-        ["psql", postgres_service.url(settings).replace("+psycopg2", ""), "-tAc", sql],
-        capture_output=True, text=True, check=True,
+        ["psql", "-h", "127.0.0.1", "-p", str(settings.airflow.pg_port), "-U", "airflow",
+         "-d", "airflow", "-w", "-tAc", sql],
+        capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
     return result.stdout.strip()
 
@@ -50,11 +56,13 @@ def _psql(settings: Settings, sql: str) -> str:
 def test_airflow_migrates_and_serializes_the_dags_on_local_postgres(postgres, tmp_path) -> None:
     """GIVEN the local PostgreSQL server WHEN Airflow's environment for `--postgres` runs
     `airflow db migrate` and `airflow dags reserialize` THEN the metadata database is on that
-    server (Airflow's tables owned by the `airflow` role), `airflow dags list` shows the three
-    project DAGs without import errors, and the server's `dag` table holds exactly them."""
+    server (Airflow's tables owned by the `airflow` role, logged in with its secret password),
+    `airflow dags list` shows the three project DAGs without import errors, and the server's
+    `dag` table holds exactly them."""
     settings = postgres
+    password = quote(get_secret(settings, "postgres.airflow"), safe="")
     assert airflow_env(settings, postgres=True)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == (
-        f"postgresql+psycopg2://airflow:airflow@127.0.0.1:{settings.airflow.pg_port}/airflow"
+        f"postgresql+psycopg2://airflow:{password}@127.0.0.1:{settings.airflow.pg_port}/airflow"
     )
 
     migrate = _airflow(settings, tmp_path, "db", "migrate")

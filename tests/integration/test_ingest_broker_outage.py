@@ -38,7 +38,7 @@ def _reading(tag: str, ts: int) -> bytes:
 
 
 def test_broker_outage_answers_503_fast_and_the_same_batch_is_accepted_when_it_is_back(
-    kafka, fresh_topics, http_producer
+    kafka, fresh_topics, http_producer, make_api, bearer
 ):
     """GIVEN the HTTP endpoint served by uvicorn and 2 readings accepted WHEN the broker is
     stopped and a batch of 4 good readings, 1 unknown tag and 1 record nested 5,000 deep is
@@ -46,14 +46,11 @@ def test_broker_outage_answers_503_fast_and_the_same_batch_is_accepted_when_it_i
     1 s all the while. WHEN the broker is back and the same batch is re-sent THEN 200: 4
     accepted, 2 rejected with their reasons; a later batch of 2 gets 200; the topic holds
     exactly 8 readings, the dead-letter topic 2, and the counts reconcile."""
-    from pipelines.ingest_api import create_app
+    from tests.conftest import prefix_of
 
     spec = fresh_topics("readings")["readings"]
     producer = http_producer(kafka, [spec], {"TT-1"})
-    headers = {
-        "Authorization": f"Bearer {kafka.ingest.http_token}",
-        "Content-Type": "application/x-ndjson",
-    }
+    headers = bearer("gw-1", "gateway") | {"Content-Type": "application/x-ndjson"}
     now = int(time.time() * 1000)
     warm_up = [_reading("TT-1", now - 1000), _reading("TT-1", now - 999)]
     deep = _reading("TT-1", now - 10).replace(b'"C"', b"[" * 5000 + b"]" * 5000)
@@ -61,7 +58,8 @@ def test_broker_outage_answers_503_fast_and_the_same_batch_is_accepted_when_it_i
     batch += [_reading("TT-9", now - 100), deep]
     later = [_reading("TT-1", now - 50), _reading("TT-1", now - 49)]
 
-    with serve(create_app(kafka, producer=producer)) as url, httpx.Client(base_url=url) as http:
+    app, _ = make_api(kafka, producer, prefix_of(spec))
+    with serve(app) as url, httpx.Client(base_url=url) as http:
         url_path = f"/v1/ingest/{spec.name}"
         first = http.post(url_path, content=b"\n".join(warm_up), headers=headers)
         assert (first.status_code, first.json()["accepted"]) == (200, 2)

@@ -61,7 +61,7 @@ def _wait_for(condition, timeout_s: float = 120.0) -> None:
     time.sleep(3.0)  # anything that would follow shows up now
 
 
-def test_streamed_risk_levels_and_cases_equal_replay(kafka, fresh_topics):
+def test_streamed_risk_levels_and_cases_equal_replay(kafka, fresh_topics, make_api, bearer):
     """GIVEN the risk job running WHEN a leak's gas alarms, a control-room off-post video event,
     people moving and an operator acknowledging the case arrive in event-time order, then a
     reading moves the clock THEN HS-01 goes orange then red and back to blue, a case opens, is
@@ -150,12 +150,11 @@ def test_streamed_risk_levels_and_cases_equal_replay(kafka, fresh_topics):
     # The HTTP API serves what the job wrote and queues validated actions for it.
     from fastapi.testclient import TestClient
 
-    from pipelines.ingest_api import create_app
-
     api_validator = RecordValidator(kafka.ingest, topics=[specs["case.actions"]])
     api_producer = IngestProducer(kafka, source="http", validator=api_validator, ledger_dir=None)
-    client = TestClient(create_app(kafka, producer=api_producer, topic_prefix=prefix))
-    auth = {"Authorization": f"Bearer {kafka.ingest.http_token}"}
+    client = TestClient(make_api(kafka, api_producer, prefix)[0])
+    # P010 is the operations lead of HS-01's 包保 chain: it may handle the case
+    auth = bearer("P010", "shift_supervisor")
     listed = client.get("/v1/cases?status=active", headers=auth).json()["cases"]
     assert [(c["case_id"], c["status"], c["assignee"]) for c in listed] == [
         (case_id, "acknowledged", "P001")
@@ -164,7 +163,7 @@ def test_streamed_risk_levels_and_cases_equal_replay(kafka, fresh_topics):
     assert [e["event"] for e in shown["history"]] == [c["event"] for c in cases]
     assert client.get("/v1/cases/CASE-nope", headers=auth).status_code == 404
     bad = client.post(f"/v1/cases/{case_id}/actions", headers=auth,
-                      json={"action": "handle", "actor": "P010", "cause": "gasket"})  # fmt: skip
+                      json={"action": "handle", "cause": "gasket"})  # fmt: skip
     assert bad.status_code == 422 and "measures" in bad.json()["detail"]
     ok = client.post(f"/v1/cases/{case_id}/actions", headers=auth,
                      json={"action": "handle", "actor": "P010", "cause": "gasket",
