@@ -8,6 +8,7 @@ import time
 from collections import Counter
 
 from pipelines.cli_support import UserError, info
+from pipelines.demo_people import DemoApi, security_summary
 from pipelines.ingest import IngestCounts
 from pipelines.kafka_stats import committed_lag, read_since
 from pipelines.settings import PROJECT_ROOT, Settings
@@ -32,6 +33,10 @@ def run_demo(
     info("[1/5] Kafka: fetching (first run only) and starting a single-node KRaft broker...")
     info("      " + kafka.start(settings))
     ensure_topics(settings)
+    info("      PostgreSQL (identity store) and the HTTPS API; the demo's people log in...")
+    api = DemoApi(settings)
+    api_since_ms = int(time.time() * 1000)
+    info("      " + api.start())
     start_ms = int(time.time() * 1000)
     info("[2/5] Flink: starting the alarm job and the risk job (local mini-clusters)...")
     for name in ("alarms", "risk"):
@@ -68,7 +73,7 @@ def run_demo(
         counts, facts = run_simulation(
             settings, "mixed", duration_s, rate, settings.simulator.seed, faults,
             on_progress=progress,
-            scheduled=operator_script(settings) + case_script(settings, start_ms),
+            scheduled=operator_script(api) + case_script(settings, start_ms, api),
         )  # fmt: skip
         info("[4/5] Waiting for the jobs to catch up with their input topics...")
         _wait_for_job(settings, job)
@@ -77,7 +82,12 @@ def run_demo(
         info("[5/5] Stopping the jobs and summarising...")
         flink.stop_job(settings, "alarms")
         flink.stop_job(settings, "risk")
-    text = summarise(settings, start_ms, counts, facts) + risk_summary(settings, start_ms, facts)
+        api.stop()
+    text = (
+        summarise(settings, start_ms, counts, facts)
+        + risk_summary(settings, start_ms, facts)
+        + "\n".join(security_summary(settings, api_since_ms, api))
+    )
     if not with_lake:
         return text
     return text + "\n" + run_lake(settings)
@@ -135,50 +145,51 @@ def run_lake(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def operator_script(settings: Settings) -> list:
-    """What the demo's control-room operator does: shelve a detector under calibration, ack."""
-    from pipelines.alarms.actions import build_action
-    from pipelines.plant import load_plant
+def operator_script(api: DemoApi) -> list:
+    """What the control room does through the API, logged in: the operator shelves a detector
+    under calibration, acknowledges the leak alarms, and is refused shelving an HH alarm (a shift
+    supervisor's right), which the supervisor then does with a reason."""
 
-    enterprise = load_plant(settings.simulator.plant_file).enterprise_code
+    def action(user: str, tag: str, cond: str, name: str, **fields) -> object:  # noqa: ANN003
+        def call(_ts: int) -> None:
+            body = {"tag": tag, "condition": cond, "action": name, **fields}
+            api.act(user, f"{name} {tag} {cond}", "/v1/alarms/actions", body)
 
-    def action(tag: str, cond: str, name: str, **fields) -> object:  # noqa: ANN003
-        return lambda ts: build_action(enterprise, tag, cond, name, "operator-P012",
-                                       action_time_ms=ts,
-                                       action_id=f"demo-{name}-{tag}-{cond}-{ts}",
-                                       **fields)  # fmt: skip
+        return call
 
     return [
-        (2.0, "alarm.actions", action("GD-TF17", "H", "shelve", shelve_duration_s=3600,
+        (2.0, "alarm.actions", action("P012", "GD-TF17", "H", "shelve", shelve_duration_s=3600,
                                       reason="探头校准中 detector under calibration (demo)")),
-        (36.0, "alarm.actions", action("GD-TF10", "H", "acknowledge", comment="现场确认泄漏")),
-        (37.0, "alarm.actions", action("GD-TF10", "HH", "acknowledge")),
+        (36.0, "alarm.actions", action("P012", "GD-TF10", "H", "acknowledge",
+                                       comment="现场确认泄漏")),
+        (37.0, "alarm.actions", action("P012", "GD-TF10", "HH", "acknowledge")),
+        (38.0, "alarm.actions", action("P012", "GD-TF03", "HH", "shelve", shelve_duration_s=600,
+                                       reason="想屏蔽高高报 (not an operator's right)")),
     ]  # fmt: skip
 
 
-def case_script(settings: Settings, start_ms: int) -> list:
+def case_script(settings: Settings, start_ms: int, api: DemoApi) -> list:
     """What the people of the 包保 chain do with the tank farm's warning case (found by lookup).
 
     The case is left unacknowledged until it has escalated to the technical lead, who
     acknowledges it; the operations lead records cause and measures; the technical lead
-    verifies and the principal head closes it. The synthesis unit's case is left alone, so it
-    escalates up to the principal head.
+    verifies; the technical lead's attempt to close is refused (only a safety manager closes) and
+    the safety manager closes it. Every step is a logged-in person's call to the API. The
+    synthesis unit's case is left alone, so it escalates up to the principal head.
     """
-    from pipelines.risk.service import build_case_action, current_cases
+    from pipelines.risk.service import current_cases
 
     def step(action: str, actor: str, **fields) -> object:  # noqa: ANN003
-        def make(ts: int) -> dict | None:
+        def call(_ts: int) -> None:
             cases = [c for c in current_cases(settings).values()
                      if c["subject_code"] == "HS-01" and c["opened_ms"] >= start_ms]  # fmt: skip
             if not cases:
-                return None
+                return
             case = max(cases, key=lambda c: c["opened_ms"])
-            aid = f"demo-{action}-{case['case_id']}"
-            return build_case_action(
-                case["case_id"], action, actor, action_time_ms=ts, action_id=aid, **fields
-            )
+            path = f"/v1/cases/{case['case_id']}/actions"
+            api.act(actor, f"{action} case {case['case_id']}", path, {"action": action, **fields})
 
-        return make
+        return call
 
     return [
         (80.0, "case.actions", step("ack", "P004", comment="已通知罐区, 现场处置中")),
@@ -190,7 +201,8 @@ def case_script(settings: Settings, start_ms: int) -> list:
             attachments=["file:///demo/T-505-flange.jpg"],
         )),
         (182.0, "case.actions", step("verify", "P004", comment="现场复核合格")),
-        (186.0, "case.actions", step("close", "P001")),
+        (185.0, "case.actions", step("close", "P004")),  # refused: only a safety manager closes
+        (186.0, "case.actions", step("close", "P002")),
     ]  # fmt: skip
 
 
