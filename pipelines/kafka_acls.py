@@ -87,15 +87,18 @@ def _binding(principal: str, grant: Grant, prefix: str):  # noqa: ANN202 - AclBi
 def acl_bindings(settings: Settings, topic_prefix: str = "") -> list:
     """Return the ALLOW bindings of the ACL table. With topic_prefix (tests, benches: topics
     named `<prefix><topic>`) each topic grant is for the prefixed topic, and each principal that
-    uses a consumer group may use any group starting with the prefix."""
+    uses a consumer group may also use any group starting with the prefix."""
     bindings = []
     for principal, grants in principal_grants(settings).items():
         seen = set()
         for grant in grants:
-            binding = _binding(principal, grant, topic_prefix)
-            if binding not in seen:
-                seen.add(binding)
-                bindings.append(binding)
+            candidates = [_binding(principal, grant, topic_prefix)]
+            if topic_prefix and grant.resource == "group":
+                candidates.append(_binding(principal, grant, ""))
+            for binding in candidates:
+                if binding not in seen:
+                    seen.add(binding)
+                    bindings.append(binding)
     return bindings
 
 

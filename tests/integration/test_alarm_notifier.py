@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from pipelines.alarms.notify import NotifierStopped, RetryPolicy, redrive, run_notifier
 from pipelines.alarms.notify import webhook_sender as sender
+from pipelines.kafka_client import client_config
 from pipelines.kafka_stats import read_since
 
 pytestmark = pytest.mark.integration
@@ -96,7 +97,7 @@ def _late_reading(i: int) -> dict:
 
 def _produce(kafka, topic: str, values: list[dict | bytes | None]) -> None:
     """Produce records (dicts as JSON, bytes as they are, None as a tombstone) keyed GD-1."""
-    producer = Producer({"bootstrap.servers": kafka.kafka.bootstrap_servers})
+    producer = Producer(client_config(kafka, "alarms-job"))  # the writer of notifications
     for v in values:
         raw = json.dumps(v).encode() if isinstance(v, dict) else v
         producer.produce(topic, raw, key=b"GD-1")
@@ -108,7 +109,7 @@ def _dead_letters(kafka, dlq: str, since: int) -> list[dict]:
 
 
 def _committed(kafka, group: str, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": kafka.kafka.bootstrap_servers, "group.id": group})
+    consumer = Consumer(client_config(kafka, "notifier", **{"group.id": group}))
     try:
         return consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
     finally:
@@ -117,14 +118,15 @@ def _committed(kafka, group: str, topic: str) -> int:
 
 def _run(kafka, receiver: Receiver, topic: str, policy: RetryPolicy = FAST, **kw) -> dict:
     return run_notifier(
-        kafka, sender(receiver.url, 2.0), topic=topic, group=f"g-{topic}", policy=policy,
+        kafka, sender(receiver.url, 2.0), topic=topic, group=f"{topic}.group", policy=policy,
         max_idle_s=3, **kw,
     )  # fmt: skip
 
 
 def test_webhook_down_then_up_delivers_each_notification_once(kafka, fresh_topics):
     """GIVEN 3 HH notifications and a late-reading one, and a webhook that refuses connections
-    until the notifier has been refused three times, then loses its answer to the first request it acts on WHEN the notifier runs (retry
+    until the notifier has been refused three times, then loses its answer to the first request
+    it acts on WHEN the notifier runs (retry
     budget 30 s: the outage is shorter) THEN each id is acted on exactly once, in order, the lost
     answer's retry carried the same Idempotency-Key, nothing is dead-lettered, and a second run
     finds nothing left (all committed)."""
@@ -211,7 +213,7 @@ def test_outage_longer_than_the_retry_budget_is_dead_lettered_then_redriven(kafk
     assert reasons[0].startswith("webhook failed after ") and not reasons[0].endswith(" 1 attempt")
     assert reasons[1:] == ["webhook failed after 1 attempt"] * 2
 
-    group = f"g-{spec.name}-redrive"
+    group = f"{spec.name}.redrive"  # the test's ACLs admit groups named after its topic prefix
     send = sender(receiver.url, 2.0)
     with pytest.raises(NotifierStopped, match=f"stopped at {ids[0]} .* not committed") as stop:
         redrive(kafka, send, topic=spec.name, group=group, policy=short)
@@ -264,7 +266,7 @@ def test_failed_dead_letter_write_leaves_the_offset_uncommitted(kafka, fresh_top
     that record is read again and dead-lettered, and the next notification delivered."""
     spec = fresh_topics("alarm.notifications", partitions=1)["alarm.notifications"]
     receiver = Receiver()
-    group = f"g-{spec.name}"
+    group = f"{spec.name}.group"
     since = int(time.time() * 1000) - 1000
     _produce(kafka, spec.name, [_notification(0), b"not json", _notification(1)])
     missing = f"{spec.name}.missing-dlq"
