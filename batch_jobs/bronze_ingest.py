@@ -146,9 +146,6 @@ def run(
 
     specs = resolve_specs(settings, topics)
     own_session = spark is None
-    from pipelines.kafka_client import export_password
-
-    export_password(settings, PRINCIPAL)  # read by the JVM's Kafka clients, never in an option
     spark = spark or spark_session(settings, "hazchem-bronze-ingest")
     stop = stop_event or threading.Event()
     restore = _install_stop_handlers(stop) if not available_now else {}
