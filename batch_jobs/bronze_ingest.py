@@ -38,6 +38,7 @@ DEFAULT_TRIGGER_INTERVAL = "10 seconds"
 DEFAULT_MAX_OFFSETS_PER_TRIGGER = 500_000  # bounds one micro-batch's memory on a 1 GB driver
 AVAILABLE_NOW_CONCURRENCY = 2  # queries draining at once in available-now mode (2 cores)
 _POLL_S = 1.0
+PRINCIPAL = "lake"  # its Kafka principal (pipelines/kafka_client.py)
 _POLL_CONTINUOUS_S = 2.0  # one status call per query per poll; lighter with 50+ queries
 
 
@@ -234,9 +235,11 @@ def _start(
     max_offsets: int,
 ) -> StreamingQuery:
     """Start the Kafka -> Delta query of one table."""
+    from pipelines.kafka_client import spark_options
+
     source = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka.bootstrap_servers)
+        .options(**spark_options(settings, PRINCIPAL))
         .option("subscribe", table.spec.topic)
         .option("startingOffsets", "earliest")
         .option("failOnDataLoss", "false")  # retention may delete records before we read them
@@ -327,7 +330,7 @@ def _retained_records(settings: Settings, topics: list[str]) -> dict[str, int]:
     from pipelines.kafka_stats import topic_record_counts
 
     try:
-        return topic_record_counts(settings, topics)
+        return topic_record_counts(settings, topics, principal=PRINCIPAL)
     except Exception as exc:  # noqa: BLE001 - any failure means the broker is unreachable
         raise UserError(
             f"Kafka at {settings.kafka.bootstrap_servers} is not reachable: {exc}"

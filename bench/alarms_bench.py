@@ -32,10 +32,12 @@ import uuid
 import orjson
 from _meta import bench_meta, settings_diff, write_result  # sibling bench module
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
 from pipelines.alarms.processor import plant_processors
 from pipelines.alarms.stream import ArrivalEvaluator, BucketState
+from pipelines.kafka_acls import admin_client, grant_acls, revoke_acls
+from pipelines.kafka_client import client_config
 from pipelines.kafka_stats import read_since
 from pipelines.plant import load_plant
 from pipelines.services import flink, kafka
@@ -67,7 +69,8 @@ class Run:
     def __init__(self, settings) -> None:  # noqa: ANN001
         self.settings = settings
         self.prefix = f"bench{uuid.uuid4().hex[:6]}."
-        self.admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+        self.admin = admin_client(settings)
+        grant_acls(settings, topic_prefix=self.prefix)  # each principal as on the real topics
         new = [NewTopic(self.prefix + t, num_partitions=4 if t == "readings" else 1,
                         replication_factor=1) for t in TOPICS]  # fmt: skip
         for fut in self.admin.create_topics(new).values():
@@ -77,6 +80,7 @@ class Run:
         return self.prefix + name
 
     def drop(self) -> None:
+        revoke_acls(self.settings, self.prefix)
         for fut in self.admin.delete_topics([self.topic(t) for t in TOPICS]).values():
             try:
                 fut.result()
@@ -88,9 +92,9 @@ def preload(settings, run: Run, n: int, rate: float) -> int:  # noqa: ANN001
     """Produce n simulated readings (event times just behind now) as fast as possible."""
     sim = Simulator(load_plant(), "mixed", seed=1, rate=rate,
                     start_ms=int(time.time() * 1000 - n / rate * 1000 - 5000))  # fmt: skip
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 50,
-                         "batch.num.messages": 10000, "compression.type": "lz4",
-                         "queue.buffering.max.messages": 1_000_000})  # fmt: skip
+    producer = Producer(client_config(settings, "gateway", **{
+        "linger.ms": 50, "batch.num.messages": 10000, "compression.type": "lz4",
+        "queue.buffering.max.messages": 1_000_000}))  # fmt: skip
     topic = run.topic("readings")
     count = 0
     while count < n:
@@ -165,7 +169,7 @@ END_MARK = b"bench-end-of-backlog"  # not JSON: the job dead-letters it after al
 
 def mark_end(settings, run: Run) -> None:  # noqa: ANN001
     """Put an end mark at the end of every readings partition."""
-    p = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    p = Producer(client_config(settings, "gateway"))
     for part in range(4):
         p.produce(run.topic("readings"), END_MARK, key=b"end", partition=part)
     p.flush(30)
@@ -203,11 +207,11 @@ def fair_baseline(settings, source: Run, out: Run, n: int) -> float:  # noqa: AN
     s = settings.flink
     evaluator = ArrivalEvaluator(configs, contexts, s.clock_lag_ms, s.partition_idle_ms)
     state = BucketState()
-    c = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
-                  "group.id": out.prefix + "baseline", "auto.offset.reset": "earliest",
-                  "enable.auto.commit": False})  # fmt: skip
-    p = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 5,
-                  "queue.buffering.max.messages": 1_000_000})  # fmt: skip
+    c = Consumer(client_config(settings, "alarms-job", **{
+        "group.id": out.prefix + "baseline", "auto.offset.reset": "earliest",
+        "enable.auto.commit": False}))  # fmt: skip
+    p = Producer(client_config(settings, "alarms-job", **{
+        "linger.ms": 5, "queue.buffering.max.messages": 1_000_000}))  # fmt: skip
     c.subscribe([source.topic("readings")])
     got, t0 = 0, None
     while got < n:
@@ -279,8 +283,8 @@ def backlog(settings, n: int) -> dict:  # noqa: ANN001
 
 def _group_lag(settings, run: Run) -> int:  # noqa: ANN001
     """Readings not yet committed by the job's consumer group (Flink commits on checkpoints)."""
-    c = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
-                  "group.id": run.prefix + "g", "enable.auto.commit": False})  # fmt: skip
+    c = Consumer(client_config(settings, "cli", **{
+        "group.id": run.prefix + "g", "enable.auto.commit": False}))  # fmt: skip
     parts = [TopicPartition(run.topic("readings"), p) for p in range(4)]
     committed = c.committed(parts, timeout=10)
     lag = 0
@@ -311,8 +315,8 @@ def live(settings, rate: float, seconds: float) -> dict:  # noqa: ANN001
                    "unit_code": contexts[t].unit_code, "tag": t, "metric_code": "pressure",
                    "unit": configs[t].unit or "", "quality": "good"} for t in tags}  # fmt: skip
     run = Run(settings)
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 5,
-                         "queue.buffering.max.messages": 2_000_000})  # fmt: skip
+    producer = Producer(client_config(settings, "gateway", **{
+        "linger.ms": 5, "queue.buffering.max.messages": 2_000_000}))  # fmt: skip
     proc = start_job(settings, run, bounded=False)
     try:
         wait_running(settings, proc)

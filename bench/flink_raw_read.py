@@ -19,11 +19,14 @@ def main() -> None:
     env, t_env = kafka_table_env(
         settings, "hazchem-raw-read", args, checkpoint_subdir="bench-raw",
         rest_port=settings.flink.rest_port, parallelism=settings.flink.parallelism, extra={},
+        principal="alarms-job",
     )  # fmt: skip
     topics = {k: args.topic_prefix + t for k, t in
               (("readings", "readings"), ("actions", "alarm.actions"),
                ("unit_states", "unit.states"))}  # fmt: skip
-    ddl = source_ddls(settings, topics, args.group or "raw-read", None)[0]
+    ddl = source_ddls(
+        settings, topics, args.group or f"{settings.flink.consumer_group}-raw-read", None
+    )[0]
     t_env.execute_sql(
         ddl.replace("'key.format'", "'scan.bounded.mode' = 'latest-offset', 'key.format'")
     )

@@ -27,8 +27,10 @@ import uuid
 
 import orjson
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
+from pipelines.kafka_acls import admin_client, grant_acls, revoke_acls
+from pipelines.kafka_client import client_config
 from pipelines.kafka_stats import read_since
 from pipelines.plant import load_plant
 from pipelines.risk.engine import risk_plant
@@ -118,11 +120,13 @@ def main() -> None:
     plant = risk_plant(load_plant(settings.simulator.plant_file))
     model = load_model(settings.risk.model_file)
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = admin_client(settings)
+    grant_acls(settings, topic_prefix=prefix)  # the risk job's principal on the bench's topics
     names = [prefix + t for t in JOB_TOPICS] + [prefix + t + ".dlq" for t in JOB_TOPICS]
     for fut in admin.create_topics([NewTopic(n, 1, 1) for n in names]).values():
         fut.result()
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 0})
+    # stands in for the alarm job and the gateways: the admin writes every topic
+    producer = Producer(client_config(settings, "admin", **{"linger.ms": 0}))
     background = Background(producer, prefix)
     sent: list[dict] = []
     started = time.time()
@@ -174,6 +178,7 @@ def main() -> None:
     log_file = flink.job_process(settings, "risk").log_file
     late = sum(1 for line in log_file.read_text(errors="replace").splitlines()
                if line.startswith("late risk input") and f" on {prefix}" in line)  # fmt: skip
+    revoke_acls(settings, prefix)
     admin.delete_topics(names)
     results = {
         "what": "alarm record Kafka timestamp -> first risk.levels record it caused (Kafka ts)",

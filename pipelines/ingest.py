@@ -567,7 +567,10 @@ class IngestProducer:
         validator: RecordValidator | None = None,
         ledger_dir: Path | None = None,
         delivery_timeout_s: float | None = None,
+        principal: str = "gateway",
     ) -> None:
+        from pipelines.kafka_client import client_config
+
         self.settings = settings
         self.source = source
         self.validator = validator or RecordValidator(settings.ingest, known_tags=known_tags)
@@ -579,18 +582,21 @@ class IngestProducer:
         self._first_failure: str | None = None
         self._fatal: str | None = None
         self._ledger_written: dict = {}
-        self._config = {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "enable.idempotence": True,  # no duplicates from producer retries
-            "acks": "all",
-            "linger.ms": 20,
-            "batch.num.messages": 10000,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 500000,
-            "reconnect.backoff.max.ms": 1000,  # a restarted broker is found within a second
-            "log_level": 2,  # connection noise is reported through delivery callbacks
-            "error_cb": self._on_error,
-        }
+        self._config = client_config(
+            settings,
+            principal,
+            **{
+                "enable.idempotence": True,  # no duplicates from producer retries
+                "acks": "all",
+                "linger.ms": 20,
+                "batch.num.messages": 10000,
+                "compression.type": "lz4",
+                "queue.buffering.max.messages": 500000,
+                "reconnect.backoff.max.ms": 1000,  # a restarted broker is found within a second
+                "log_level": 2,  # connection noise is reported through delivery callbacks
+                "error_cb": self._on_error,
+            },
+        )
         if delivery_timeout_s is not None:
             self._config["message.timeout.ms"] = max(1, int(delivery_timeout_s * 1000))
         self._producer = self._new_producer()

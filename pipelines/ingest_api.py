@@ -349,7 +349,9 @@ def create_app(
         from pipelines.kafka_stats import read_since
 
         latest: dict[str, dict] = {}
-        for _ts, value in read_since(settings, topic_prefix + "risk.current", 0, 15.0):
+        for _ts, value in read_since(
+            settings, topic_prefix + "risk.current", 0, 15.0, principal="api"
+        ):
             if value:
                 rec = orjson.loads(value)
                 latest[f"{rec['object_type']}|{rec['object_code']}"] = rec

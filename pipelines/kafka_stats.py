@@ -7,20 +7,19 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from pipelines.kafka_client import READER_GROUP, client_config
 from pipelines.settings import Settings
 from pipelines.topics import load_topics
 
 
-def topic_record_counts(settings: Settings, topics: list[str] | None = None) -> dict[str, int]:
+def topic_record_counts(
+    settings: Settings, topics: list[str] | None = None, principal: str = "cli"
+) -> dict[str, int]:
     """Return the number of records retained in each topic (sum of partition offset ranges)."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": "hazchem-status",
-            "log_level": 0,
-        }
+        client_config(settings, principal, **{"group.id": f"{READER_GROUP}status", "log_level": 0})
     )
     try:
         meta = consumer.list_topics(timeout=10)
@@ -85,19 +84,22 @@ def reconciliation(settings: Settings) -> list[dict]:
 
 
 def read_since(
-    settings: Settings, topic: str, since_ms: int, timeout_s: float = 30.0
+    settings: Settings, topic: str, since_ms: int, timeout_s: float = 30.0, principal: str = "cli"
 ) -> list[tuple[int, bytes]]:
     """Return (Kafka timestamp ms, value) of every record of `topic` written at or after
-    since_ms."""
+    since_ms, read as `principal`."""
     from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": f"hazchem-reader-{time.time_ns()}",
-            "enable.auto.commit": False,
-            "log_level": 0,
-        }
+        client_config(
+            settings,
+            principal,
+            **{
+                "group.id": f"{READER_GROUP}{time.time_ns()}",
+                "enable.auto.commit": False,
+                "log_level": 0,
+            },
+        )
     )
     try:
         meta = consumer.list_topics(topic, timeout=10)
@@ -137,9 +139,7 @@ def committed_lag(settings: Settings, group: str, topic: str) -> int | None:
     (None if it never committed)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group, "log_level": 0}
-    )
+    consumer = Consumer(client_config(settings, "cli", **{"group.id": group, "log_level": 0}))
     try:
         meta = consumer.list_topics(topic, timeout=10)
         parts = [TopicPartition(topic, p) for p in meta.topics[topic].partitions]

@@ -86,10 +86,13 @@ def topic(name: str) -> TopicSpec:
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]:
-    """Create missing topics and align configs of existing ones; return {topic: action}."""
-    from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+    """Create missing topics, align configs of existing ones and grant every principal its ACLs
+    (pipelines/kafka_client.py); return {topic: action}."""
+    from confluent_kafka.admin import ConfigResource, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 0})
+    from pipelines.kafka_acls import admin_client, grant_acls
+
+    admin = admin_client(settings)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     specs = load_topics(settings.kafka.topics_file)
     actions: dict[str, str] = {}
@@ -118,4 +121,5 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]
         for res, fut in admin.alter_configs(resources, request_timeout=timeout_s).items():
             fut.result()
             actions[res.name] = "config synced"
+    grant_acls(settings, timeout_s=timeout_s)
     return actions

@@ -41,6 +41,7 @@ from pipelines.alarms.stream import (
     BucketState,
     split_items,
 )
+from pipelines.kafka_client import flink_properties
 from pipelines.plant import PLANT_TZ
 from streaming_jobs.runtime import startup_options
 
@@ -74,6 +75,7 @@ AREA_ALARMS = OutputTag(
     Types.ROW_NAMED(["area", "payload", "ts"], [Types.STRING(), Types.STRING(), Types.LONG()]),
 )
 KPIS_TOPIC = "alarm.kpis"
+PRINCIPAL = "alarms-job"  # its Kafka principal (pipelines/kafka_client.py)
 DAY_MS = 24 * 3600 * 1000
 PLANT_OFFSET_MS = int(PLANT_TZ.utcoffset(None).total_seconds() * 1000)
 
@@ -274,7 +276,7 @@ def source_ddls(
     """Return the DDL of the three sources, each raw key + raw value (parsed in Python, so a
     record that is not JSON is dead-lettered instead of failing the job)."""
     common = (
-        f"'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}', "
+        f"{flink_properties(settings, PRINCIPAL)}, "
         f"'properties.group.id' = '{group}', {startup_options(start_from_ms)}, "
         "'key.format' = 'raw', 'key.fields' = 'k', "
         "'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY'"
@@ -393,6 +395,7 @@ def main(argv: list[str] | None = None) -> None:
             "python.fn-execution.bundle.size": "2000",
             "python.fn-execution.bundle.time": "20",
         },
+        principal=PRINCIPAL,
     )  # fmt: skip
     topics = {
         "readings": prefix + READINGS,
@@ -416,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
         inputs, configs, contexts, settings.flink.clock_lag_ms, settings.flink.partition_idle_ms
     )
     t_env.create_temporary_view("routed", t_env.from_data_stream(routed.union(kpis)))
-    statements = route_to_sinks(t_env, settings, "routed", OUTPUT_TOPICS, prefix)
+    statements = route_to_sinks(t_env, settings, "routed", OUTPUT_TOPICS, prefix, PRINCIPAL)
     statements.attach_as_datastream()  # one job: SQL, Python operators and sinks together
     env.execute("hazchem-alarms")
 

@@ -24,6 +24,7 @@ from pyflink.common import Row, Types
 from pyflink.datastream import DataStream, KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
+from pipelines.kafka_client import flink_properties
 from pipelines.risk.cases import CASE_NOTIFICATIONS, CASES, CASES_CURRENT
 from pipelines.risk.engine import (
     RISK_CURRENT,
@@ -52,6 +53,7 @@ OUTPUT_TOPICS = (
     RISK_LEVELS, RISK_CURRENT, CASES, CASES_CURRENT, CASE_NOTIFICATIONS, *DEAD_LETTER_TOPICS,
 )  # fmt: skip
 JOB_TOPICS = (*INPUT_TOPICS, RISK_LEVELS, RISK_CURRENT, CASES, CASES_CURRENT, CASE_NOTIFICATIONS)
+PRINCIPAL = "risk-job"  # its Kafka principal (pipelines/kafka_client.py)
 CLOCK_TICK_S = 1  # readings move the risk clock once per second of processing time
 
 
@@ -114,7 +116,7 @@ def source_ddls(
 ) -> list[str]:  # noqa: ANN001
     """Return the DDL of the business inputs (one raw multi-topic source) and the readings."""
     common = (
-        f"'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}', "
+        f"{flink_properties(settings, PRINCIPAL)}, "
         f"'properties.group.id' = '{group}', {startup_options(start_from_ms)}, "
         "'key.format' = 'raw', 'key.fields' = 'k', "
         "'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY'"
@@ -178,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
             "python.fn-execution.bundle.size": "100",
             "python.fn-execution.bundle.time": "10",
         },
+        principal=PRINCIPAL,
     )  # fmt: skip
     topics = {t: prefix + t for t in INPUT_TOPICS}
     group = args.group or settings.risk.consumer_group
@@ -189,7 +192,9 @@ def main(argv: list[str] | None = None) -> None:
         settings.risk.clock_lag_ms,
     )  # fmt: skip
     t_env.create_temporary_view("routed", t_env.from_data_stream(routed))
-    route_to_sinks(t_env, settings, "routed", OUTPUT_TOPICS, prefix).attach_as_datastream()
+    route_to_sinks(
+        t_env, settings, "routed", OUTPUT_TOPICS, prefix, PRINCIPAL
+    ).attach_as_datastream()
     env.execute("hazchem-risk")
 
 

@@ -49,12 +49,13 @@ def startup_options(start_from_ms: int | None) -> str:
     return "'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'"
 
 
-def sink_ddl(settings, name: str, topic: str) -> str:  # noqa: ANN001
-    """Return the DDL of one keyed raw-JSON Kafka sink."""
+def sink_ddl(settings, name: str, topic: str, principal: str) -> str:  # noqa: ANN001
+    """Return the DDL of one keyed raw-JSON Kafka sink written as `principal`."""
+    from pipelines.kafka_client import flink_properties
+
     return f"""
         CREATE TABLE {name} (k STRING, payload STRING) WITH (
-          'connector' = 'kafka', 'topic' = '{topic}',
-          'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}',
+          'connector' = 'kafka', 'topic' = '{topic}', {flink_properties(settings, principal)},
           'key.format' = 'raw', 'key.fields' = 'k',
           'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY',
           'sink.delivery-guarantee' = 'at-least-once'
@@ -69,13 +70,21 @@ def kafka_table_env(
     rest_port: int,
     parallelism: int,
     extra: dict[str, str],
+    principal: str,
 ):  # noqa: ANN201
-    """Return (env, t_env) of a job on a local mini-cluster with the Kafka connector.
+    """Return (env, t_env) of a job on a local mini-cluster with the Kafka connector, whose
+    Kafka clients connect as `principal`.
 
     Checkpoints are retained after a kill, so `--from-checkpoint` resumes without losing a
     transition; the REST API answers on rest_port (job state for the demo and `hazchem status`).
     """
     from pyflink.table import StreamTableEnvironment
+
+    from pipelines.kafka_client import export_password
+
+    # before the JVM starts: its Kafka clients read the password from the environment, so no
+    # DDL (which Flink prints) holds it
+    export_password(settings, principal)
 
     conf = {
         "execution.checkpointing.interval": f"{settings.flink.checkpoint_interval_ms} ms",
@@ -102,12 +111,19 @@ def kafka_table_env(
     return env, t_env
 
 
-def route_to_sinks(t_env, settings, routed_view: str, topics: tuple[str, ...], prefix: str):  # noqa: ANN001, ANN201
-    """Create a sink per topic and return a statement set writing each `routed_view` row
-    (topic, k, payload) to its topic's sink."""
+def route_to_sinks(  # noqa: ANN201
+    t_env,
+    settings,
+    routed_view: str,
+    topics: tuple[str, ...],
+    prefix: str,
+    principal: str,  # noqa: ANN001
+):
+    """Create a sink per topic (written as `principal`) and return a statement set writing each
+    `routed_view` row (topic, k, payload) to its topic's sink."""
     statements = t_env.create_statement_set()
     for i, topic in enumerate(topics):
-        t_env.execute_sql(sink_ddl(settings, f"sink_{i}", prefix + topic))
+        t_env.execute_sql(sink_ddl(settings, f"sink_{i}", prefix + topic, principal))
         statements.add_insert_sql(
             f"INSERT INTO sink_{i} SELECT k, payload FROM {routed_view} WHERE topic = '{topic}'"
         )

@@ -33,8 +33,12 @@ def settings():
 @pytest.fixture(scope="session")
 def kafka(settings):
     """A running broker: started for the session when not already up,
-    stopped only if we started it."""
+    stopped only if we started it. A test run generates the Kafka principals' secrets it lacks
+    (as `hazchem secrets init` does for a CI run)."""
+    from pipelines.security.secrets import SECRET_NAMES, init_secrets
     from pipelines.services import kafka as kafka_service
+
+    init_secrets(settings, [n for n in SECRET_NAMES if n.startswith("kafka.")])
 
     yield from _running(kafka_service, settings)
 
@@ -159,16 +163,21 @@ def _wait_for_leaders(admin, names: list[str], timeout_s: float = 30.0) -> None:
 
 @pytest.fixture
 def fresh_topics(kafka):
-    """Create uniquely named copies of declared topics for one test; deleted afterwards."""
-    from confluent_kafka.admin import AdminClient, NewTopic
+    """Create uniquely named copies of declared topics for one test, with the ACLs of the
+    declared ones (and consumer groups named `<prefix>...`); deleted afterwards."""
+    from confluent_kafka.admin import NewTopic
 
+    from pipelines.kafka_acls import admin_client, grant_acls, revoke_acls
     from pipelines.topics import TopicSpec, load_topics
 
-    admin = AdminClient({"bootstrap.servers": kafka.kafka.bootstrap_servers, "log_level": 0})
+    admin = admin_client(kafka)
     created: list[str] = []
+    prefixes: list[str] = []
 
     def make(*names: str, partitions: int | None = None) -> dict[str, TopicSpec]:
         prefix = f"t{uuid.uuid4().hex[:8]}."
+        grant_acls(kafka, topic_prefix=prefix)
+        prefixes.append(prefix)
         specs: dict[str, TopicSpec] = {}
         declared = {t.name: t for t in load_topics()}
         new_topics = []
@@ -194,6 +203,8 @@ def fresh_topics(kafka):
         return specs
 
     yield make
+    for prefix in prefixes:
+        revoke_acls(kafka, prefix)
     if created:
         for fut in admin.delete_topics(created).values():
             try:

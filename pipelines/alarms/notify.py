@@ -23,6 +23,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
 from pipelines.ingest import Verdict, dead_letter
+from pipelines.kafka_client import client_config
 from pipelines.settings import NotifierSettings, Settings
 from pipelines.topics import DLQ_SUFFIX
 
@@ -186,19 +187,22 @@ def _consumer(settings: Settings, group: str, policy: RetryPolicy, eof: bool = F
         policy.retry_for_s + policy.max_backoff_s + 2 * policy.timeout_s + policy.dlq_timeout_s
     )
     return Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": eof,
-            # one notification may be retried for retry_for_s without polling; the group must
-            # not hand its partition to another member meanwhile
-            "max.poll.interval.ms": min(
-                _MAX_POLL_INTERVAL_MS, max(300_000, int((longest_block_s + 60) * 1000))
-            ),
-            "log_level": 2,
-        }
+        client_config(
+            settings,
+            "notifier",
+            **{
+                "group.id": group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": eof,
+                # one notification may be retried for retry_for_s without polling; the group must
+                # not hand its partition to another member meanwhile
+                "max.poll.interval.ms": min(
+                    _MAX_POLL_INTERVAL_MS, max(300_000, int((longest_block_s + 60) * 1000))
+                ),
+                "log_level": 2,
+            },
+        )
     )
 
 
@@ -219,15 +223,18 @@ class _DeadLetters:
         self.dlq = dlq
         self.timeout_s = timeout_s
         self.producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka.bootstrap_servers,
-                "acks": "all",
-                "enable.idempotence": True,
-                # the dead-letter topic is declared; never create a misspelt one by writing to it
-                "allow.auto.create.topics": False,
-                "message.timeout.ms": max(1, int(timeout_s * 1000)),
-                "log_level": 2,
-            }
+            client_config(
+                settings,
+                "notifier",
+                **{
+                    "acks": "all",
+                    "enable.idempotence": True,
+                    # the dead-letter topic is declared: never create a misspelt one by writing
+                    "allow.auto.create.topics": False,
+                    "message.timeout.ms": max(1, int(timeout_s * 1000)),
+                    "log_level": 2,
+                },
+            )
         )
 
     def write(self, msg: Message, verdict: Verdict) -> str | None:

@@ -25,7 +25,9 @@ def current_cases(settings: Settings, prefix: str = "") -> dict[str, dict[str, A
     from pipelines.kafka_stats import read_since
 
     cases: dict[str, dict[str, Any]] = {}
-    for _ts, value in read_since(settings, prefix + CASES_CURRENT, 0, timeout_s=15.0):
+    for _ts, value in read_since(
+        settings, prefix + CASES_CURRENT, 0, timeout_s=15.0, principal="api"
+    ):
         if value is None:
             continue
         snap = orjson.loads(value)
@@ -37,7 +39,11 @@ def case_history(settings: Settings, case_id: str, prefix: str = "") -> list[dic
     """Return the case's events from `cases`, in seq order (its audit trail)."""
     from pipelines.kafka_stats import read_since
 
-    events = [orjson.loads(v) for _ts, v in read_since(settings, prefix + CASES, 0, 15.0) if v]
+    events = [
+        orjson.loads(v)
+        for _ts, v in read_since(settings, prefix + CASES, 0, 15.0, principal="api")
+        if v
+    ]
     mine = {e["seq"]: e for e in events if e["case_id"] == case_id}  # duplicates collapse
     return [mine[s] for s in sorted(mine)]
 

@@ -29,6 +29,16 @@ SECRET_NAMES: tuple[str, ...] = (
     "postgres.superuser",  # the local PostgreSQL server's superuser
     "postgres.airflow",  # Airflow's metadata database role
     "postgres.identity",  # the identity store's database role
+    # Kafka principals (SCRAM-SHA-512), see pipelines/kafka_client.py and docs/security.md
+    "kafka.admin",
+    "kafka.gateway",
+    "kafka.api",
+    "kafka.alarms-job",
+    "kafka.risk-job",
+    "kafka.notifier",
+    "kafka.lake",
+    "kafka.cli",
+    "kafka.analyst",
 )
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,80}")
 

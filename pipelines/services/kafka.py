@@ -13,6 +13,9 @@ from pathlib import Path
 from string import Template
 
 from pipelines.cli_support import UserError
+from pipelines.kafka_client import ADMIN, client_config, secret_name
+from pipelines.security.pki import server_cert
+from pipelines.security.secrets import get_secret
 from pipelines.services.process import ManagedProcess
 from pipelines.settings import PROJECT_ROOT, Settings
 
@@ -55,17 +58,32 @@ def _port(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner reads (created 0600, never readable by others meanwhile)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)
+
+
 def write_config(settings: Settings) -> Path:
-    """Render server.properties for this profile's ports and data dir; return its path."""
+    """Render server.properties (mode 0600: it holds the admin password) and the broker's PEM
+    keystore for this profile's ports and data dir; return its path."""
     conf_dir = settings.kafka.data_dir.parent
     conf_dir.mkdir(parents=True, exist_ok=True)
+    cert = server_cert(settings, "kafka")
+    keystore = conf_dir / "kafka.keystore.pem"  # Kafka's PEM keystore: key, then the chain
+    _write_private(keystore, cert.key.read_text() + cert.cert.read_text())
     text = Template(TEMPLATE.read_text()).substitute(
         broker_port=_port(settings.kafka.bootstrap_servers),
         controller_port=settings.kafka.controller_port,
         data_dir=settings.kafka.data_dir,
+        admin_password=get_secret(settings, secret_name(ADMIN)),
+        keystore=keystore,
+        truststore=cert.ca,
     )
     path = conf_dir / "server.properties"
-    path.write_text(text)
+    _write_private(path, text)
     return path
 
 
@@ -111,7 +129,14 @@ def is_healthy(settings: Settings, timeout_s: float = 3.0) -> bool:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError:
         return False
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 0})
+    from pipelines.kafka_acls import bootstrap_admin_config
+
+    config = (
+        bootstrap_admin_config(settings)
+        if settings.kafka.manage
+        else client_config(settings, ADMIN)
+    )
+    admin = AdminClient({**config, "log_level": 0})
     try:
         admin.list_topics(timeout=timeout_s)
         return True
@@ -127,6 +152,7 @@ def start(settings: Settings, wait_s: float = 90.0) -> str:
         raise UserError(f"external Kafka at {settings.kafka.bootstrap_servers} is not reachable")
     proc = _process(settings)
     if proc.pid() is not None and is_healthy(settings):
+        ensure_users(settings)
         return f"kafka: already running at {settings.kafka.bootstrap_servers} (pid {proc.pid()})"
     if proc.pid() is None and is_healthy(settings, timeout_s=1.5):
         raise UserError(
@@ -143,9 +169,18 @@ def start(settings: Settings, wait_s: float = 90.0) -> str:
         if proc.pid() is None:
             raise UserError(f"Kafka exited during start-up; see {proc.log_file}")
         if is_healthy(settings, timeout_s=2.0):
+            ensure_users(settings)
             return f"kafka: started at {settings.kafka.bootstrap_servers} (pid {proc.pid()})"
         time.sleep(0.5)
     raise UserError(f"Kafka did not become healthy within {wait_s:.0f}s; see {proc.log_file}")
+
+
+def ensure_users(settings: Settings) -> list[str]:
+    """Create or update the SCRAM credentials of every principal on our broker (idempotent: also
+    brings a data dir from before SCRAM up to date); return the principals."""
+    from pipelines.kafka_acls import upsert_scram_users
+
+    return upsert_scram_users(settings)
 
 
 def stop(settings: Settings) -> str:

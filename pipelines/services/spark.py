@@ -112,6 +112,11 @@ def spark_session(settings: Settings, app_name: str) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM binds loopback only
+    # Spark reads Kafka as the lake's principal; its Kafka clients take the password from the
+    # JVM's environment (pipelines/kafka_client.py), fixed when the JVM starts here
+    from pipelines.kafka_client import export_password
+
+    export_password(settings, "lake")
     builder = SparkSession.builder.appName(app_name)
     for key, value in session_config(settings, jars).items():
         builder = builder.config(key, value)

@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from pipelines.alarms.notify import NotifierStopped, RetryPolicy, redrive, run_notifier
 from pipelines.alarms.notify import webhook_sender as sender
+from pipelines.kafka_client import client_config
 from pipelines.kafka_stats import read_since
 
 pytestmark = pytest.mark.integration
@@ -96,7 +97,7 @@ def _late_reading(i: int) -> dict:
 
 def _produce(kafka, topic: str, values: list[dict | bytes | None]) -> None:
     """Produce records (dicts as JSON, bytes as they are, None as a tombstone) keyed GD-1."""
-    producer = Producer({"bootstrap.servers": kafka.kafka.bootstrap_servers})
+    producer = Producer(client_config(kafka, "alarms-job"))  # the writer of notifications
     for v in values:
         raw = json.dumps(v).encode() if isinstance(v, dict) else v
         producer.produce(topic, raw, key=b"GD-1")
@@ -108,16 +109,48 @@ def _dead_letters(kafka, dlq: str, since: int) -> list[dict]:
 
 
 def _committed(kafka, group: str, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": kafka.kafka.bootstrap_servers, "group.id": group})
+    consumer = Consumer(client_config(kafka, "notifier", **{"group.id": group}))
     try:
         return consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
     finally:
         consumer.close()
 
 
+@pytest.fixture
+def allow_write(kafka):
+    """Let a principal write a topic name the ACL table does not cover; removed afterwards."""
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    from pipelines.kafka_acls import admin_client
+
+    admin = admin_client(kafka)
+    made: list[tuple] = []
+
+    def allow(principal: str, topic: str) -> None:
+        fields = (
+            ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, f"User:{principal}", "*",
+            AclOperation.WRITE, AclPermissionType.ALLOW,
+        )  # fmt: skip
+        for fut in admin.create_acls([AclBinding(*fields)]).values():
+            fut.result()
+        made.append(fields)
+
+    yield allow
+    if made:
+        for fut in admin.delete_acls([AclBindingFilter(*f) for f in made]).values():
+            fut.result()
+
+
 def _run(kafka, receiver: Receiver, topic: str, policy: RetryPolicy = FAST, **kw) -> dict:
     return run_notifier(
-        kafka, sender(receiver.url, 2.0), topic=topic, group=f"g-{topic}", policy=policy,
+        kafka, sender(receiver.url, 2.0), topic=topic, group=f"{topic}.group", policy=policy,
         max_idle_s=3, **kw,
     )  # fmt: skip
 
@@ -212,7 +245,7 @@ def test_outage_longer_than_the_retry_budget_is_dead_lettered_then_redriven(kafk
     assert reasons[0].startswith("webhook failed after ") and not reasons[0].endswith(" 1 attempt")
     assert reasons[1:] == ["webhook failed after 1 attempt"] * 2
 
-    group = f"g-{spec.name}-redrive"
+    group = f"{spec.name}.redrive"  # the test's ACLs admit groups named after its topic prefix
     send = sender(receiver.url, 2.0)
     with pytest.raises(NotifierStopped, match=f"stopped at {ids[0]} .* not committed") as stop:
         redrive(kafka, send, topic=spec.name, group=group, policy=short)
@@ -254,10 +287,10 @@ def test_non_json_and_tombstone_are_dead_lettered_and_consuming_goes_on(kafka, f
          "GD-1", base64.b64encode(b"not json").decode(), 8),
         ("malformed_json", "tombstone (null value): no notification in it", "GD-1", "", 0),
     ]  # fmt: skip
-    assert _committed(kafka, f"g-{spec.name}", spec.name) == 4
+    assert _committed(kafka, f"{spec.name}.group", spec.name) == 4
 
 
-def test_failed_dead_letter_write_leaves_the_offset_uncommitted(kafka, fresh_topics):
+def test_failed_dead_letter_write_leaves_the_offset_uncommitted(kafka, fresh_topics, allow_write):
     """GIVEN a notification then a non-JSON record, and the dead-letter topic pointing at a topic
     that does not exist (the broker does not auto-create) WHEN the notifier runs THEN it stops
     with the reason naming the record, the notification is committed (offset 1) but not the
@@ -265,10 +298,13 @@ def test_failed_dead_letter_write_leaves_the_offset_uncommitted(kafka, fresh_top
     that record is read again and dead-lettered, and the next notification delivered."""
     spec = fresh_topics("alarm.notifications", partitions=1)["alarm.notifications"]
     receiver = Receiver()
-    group = f"g-{spec.name}"
+    group = f"{spec.name}.group"
     since = int(time.time() * 1000) - 1000
     _produce(kafka, spec.name, [_notification(0), b"not json", _notification(1)])
     missing = f"{spec.name}.missing-dlq"
+    # the notifier may write that name: the broker then answers "unknown topic" (which the
+    # client waits out), not "not authorised"
+    allow_write("notifier", missing)
     quick = RetryPolicy(first_backoff_s=0.05, max_backoff_s=0.3, retry_for_s=30, dlq_timeout_s=2)
 
     with pytest.raises(NotifierStopped) as stop:

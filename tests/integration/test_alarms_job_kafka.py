@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import httpx
 import pytest
 
 from pipelines.ingest import IngestProducer, RecordValidator
+from pipelines.kafka_client import client_config
 from pipelines.kafka_stats import read_since
 from streaming_jobs.alarms_job import JOB_TOPICS
 
@@ -119,7 +119,7 @@ def test_streaming_job_equals_replay_and_a_late_hh_reaches_the_operator(kafka, j
         readings.append(_reading("GD-TF10", t0 + i * 1000, g, "%LEL", "gas_combustible"))
     order = list(range(len(readings)))
     order[10], order[12] = order[12], order[10]  # PI's 5 s reading arrives after its 6 s one
-    name = f"t{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}alarms"  # the test's ACLs admit groups named after its topic prefix
     extra = ["--topic-prefix", prefix, "--group", name]
     proc = flink.job_process(kafka, "alarms")
     assert proc.pid() is None, "a leftover alarm job is running"
@@ -216,13 +216,13 @@ def test_poison_records_are_dead_lettered_and_the_job_keeps_running(kafka, job_t
 
     specs = job_topics
     prefix = specs["readings"].name[: -len("readings")]
-    name = f"t{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}alarms"
     since = int(time.time() * 1000) - 1000
     t0 = int(time.time() * 1000) // 1000 * 1000 - 30_000
     flink.start_job(kafka, "alarms", ["--topic-prefix", prefix, "--group", name])
     try:
         flink.wait_until_running(kafka, "alarms")
-        raw = Producer({"bootstrap.servers": kafka.kafka.bootstrap_servers})
+        raw = Producer(client_config(kafka, "gateway"))
         good = lambda ts, v: json.dumps(_reading("GD-TF10", ts, v, "%LEL", "gas_combustible"))  # noqa: E731
         sends = [
             ("readings", b"GD-TF10", b"{not json"),

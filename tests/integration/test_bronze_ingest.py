@@ -126,8 +126,10 @@ def _bad_payloads(round_no: int, now_ms: int) -> list[bytes]:
 def _end_offsets(settings, topic: str) -> dict[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
+    from pipelines.kafka_client import READER_GROUP, client_config
+
     consumer = Consumer(
-        {"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "t", "log_level": 0}
+        client_config(settings, "cli", **{"group.id": f"{READER_GROUP}t", "log_level": 0})
     )
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]

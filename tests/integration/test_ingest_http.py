@@ -260,15 +260,15 @@ def test_batch_kafka_confirms_in_part_is_503_and_its_retry_is_safe(kafka, http_p
     unavailable (its dead letter could not be written). WHEN the dead-letter topic exists and
     the same batch is re-sent THEN 200: the 3 are duplicates of accepted records (nothing new in
     the topic), the bad one rejected as unknown_tag; 3 records in the topic in all."""
-    from confluent_kafka.admin import AdminClient
-
+    from pipelines.kafka_acls import admin_client, grant_acls, revoke_acls
     from pipelines.topics import topic as declared
 
     base = declared("readings")
     name = f"t{uuid.uuid4().hex[:8]}.readings"
     spec = type(base)(name=name, schema=base.schema, key=base.key, partitions=2,
                       retention_ms=base.retention_ms)  # fmt: skip
-    admin = AdminClient({"bootstrap.servers": kafka.kafka.bootstrap_servers, "log_level": 0})
+    admin = admin_client(kafka)
+    grant_acls(kafka, topic_prefix=name[: -len("readings")])
     _create_topics(admin, [spec.name])
     try:
         producer = http_producer(kafka, [spec], {"TT-1"})
@@ -303,6 +303,7 @@ def test_batch_kafka_confirms_in_part_is_503_and_its_retry_is_safe(kafka, http_p
         assert producer.counts.accepted[spec.name] == 3
         assert producer.counts.dead_lettered[spec.name] == 4
     finally:
+        revoke_acls(kafka, name[: -len("readings")])
         for fut in admin.delete_topics([spec.name, spec.dlq]).values():
             try:
                 fut.result()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import httpx
 import pytest
 
 from pipelines.ingest import IngestProducer, RecordValidator
+from pipelines.kafka_client import client_config
 from pipelines.kafka_stats import read_since
 from streaming_jobs.risk_job import INPUT_TOPICS, JOB_TOPICS
 
@@ -77,7 +77,10 @@ def test_streamed_risk_levels_and_cases_equal_replay(kafka, fresh_topics, make_a
     prefix = specs["alarms"].name[: -len("alarms")]
     inputs = {"alarms", "video.events", "positions", "case.actions", "readings"}
     validator = RecordValidator(kafka.ingest, topics=[specs[t] for t in inputs])
-    producer = IngestProducer(kafka, source="test", validator=validator, ledger_dir=None)
+    # writes `alarms` too, standing in for the alarm job: the admin may write every topic
+    producer = IngestProducer(
+        kafka, source="test", validator=validator, ledger_dir=None, principal="admin"
+    )
     t0 = (int(time.time() * 1000) - 3 * 3_600_000) // 1000 * 1000
     sent = [
         ("alarms", _alarm("GD-TF10", "H", "raised", "high", t0 + 10_000, 1)),
@@ -112,7 +115,7 @@ def test_streamed_risk_levels_and_cases_equal_replay(kafka, fresh_topics, make_a
     # past every step deadline of the case.
     clock = _reading(t0 + 8_000_000)
     until = clock["event_time_ms"] - kafka.risk.clock_lag_ms
-    group = f"t{uuid.uuid4().hex[:6]}"
+    group = f"{prefix}risk"  # the test's ACLs admit groups named after its topic prefix
     flink.start_job(kafka, "risk", ["--topic-prefix", prefix, "--group", group])
     try:
         flink.wait_until_running(kafka, "risk", timeout_s=420)
@@ -203,8 +206,11 @@ def test_poison_is_dead_lettered_late_input_applied_and_the_job_keeps_running(ka
     specs = fresh_topics(*JOB_TOPICS, partitions=1)
     prefix = specs["alarms"].name[: -len("alarms")]
     validator = RecordValidator(kafka.ingest, topics=[specs["alarms"], specs["positions"]])
-    producer = IngestProducer(kafka, source="test", validator=validator, ledger_dir=None)
-    raw = Producer({"bootstrap.servers": kafka.kafka.bootstrap_servers})
+    # writes `alarms` too, standing in for the alarm job: the admin may write every topic
+    producer = IngestProducer(
+        kafka, source="test", validator=validator, ledger_dir=None, principal="admin"
+    )
+    raw = Producer(client_config(kafka, "admin"))  # stands in for the alarm job and gateways
     t0 = (int(time.time() * 1000) - 3_600_000) // 1000 * 1000
 
     def topic_records(name):
@@ -216,9 +222,7 @@ def test_poison_is_dead_lettered_late_input_applied_and_the_job_keeps_running(ka
         ("positions", _position("P010", "A-RX", t0 + 20_000)),
         ("alarms", _alarm("GD-TF10", "HH", "raised", "critical", t0 + 15_000, 3)),  # late
     ]
-    flink.start_job(
-        kafka, "risk", ["--topic-prefix", prefix, "--group", f"t{uuid.uuid4().hex[:6]}"]
-    )
+    flink.start_job(kafka, "risk", ["--topic-prefix", prefix, "--group", f"{prefix}risk"])
     try:
         flink.wait_until_running(kafka, "risk", timeout_s=420)
         for topic in INPUT_TOPICS:
