@@ -118,6 +118,7 @@ def create_app(
         producer = IngestProducer(
             settings,
             source="http",
+            principal="api",
             known_tags=plant.tags.keys(),
             delivery_timeout_s=settings.ingest.http_delivery_timeout_s,
         )
@@ -460,7 +461,9 @@ def create_app(
         try:
             since = int(time.time() * 1000) - 24 * 3600 * 1000
             shelves.load(
-                orjson.loads(v) for _ts, v in read_since(settings, "alarm.actions", since, 15.0)
+                orjson.loads(v) for _ts, v in read_since(
+                    settings, "alarm.actions", since, 15.0, principal="api"
+                )
                 if v
             )  # fmt: skip
         except KeyError:

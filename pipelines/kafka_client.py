@@ -36,8 +36,11 @@ RISK_JOB_READS = (
 )  # fmt: skip
 RISK_JOB_WRITES = ("risk.levels", "risk.current", "cases", "cases.current", "case.notifications")
 NOTIFIER_READS = ("alarm.notifications", "case.notifications")
-# state the HTTP API serves (current risk, cases) without writing it
-API_READS = ("risk.current", "cases", "cases.current")
+# the HTTP API's own audit trail: only the API writes it
+AUDIT_TOPICS = ("security.audit",)
+# what the HTTP API reads: state it serves (current risk, cases), its audit chain's last hashes
+# and the last 24 h of alarm actions (the shelving limit) at start
+API_READS = ("risk.current", "cases", "cases.current", "alarm.actions", *AUDIT_TOPICS)
 JOB_OUTPUTS = frozenset(ALARMS_JOB_WRITES + RISK_JOB_WRITES)
 # consumer-group prefix per principal; a job run with `--group` must keep the prefix
 # (prefixed test runs get their own prefix, see `grant_acls`)
@@ -61,7 +64,10 @@ def _topics(names: tuple[str, ...] | list[str], op: str) -> list[Grant]:
 def gateway_topics(settings: Settings) -> list[str]:
     """Return the input topics (every declared data topic that no job writes)."""
     specs = load_topics(settings.kafka.topics_file)
-    return [s.name for s in specs if not s.is_dlq and s.name not in JOB_OUTPUTS]
+    return [
+        s.name for s in specs
+        if not s.is_dlq and s.name not in JOB_OUTPUTS and s.name not in AUDIT_TOPICS
+    ]  # fmt: skip
 
 
 def principal_grants(settings: Settings) -> dict[str, list[Grant]]:
@@ -75,7 +81,10 @@ def principal_grants(settings: Settings) -> dict[str, list[Grant]]:
     return {
         # the HTTP ingest API's producer, the simulator and `hazchem alarms act`: inputs only
         "gateway": _topics(inputs + dlq(inputs), "WRITE"),
-        "api": _topics(API_READS, "READ") + [Grant("group", READER_GROUP, "READ", True)],
+        # the HTTP API: what gateways may send through it, its audit trail, the state it serves
+        "api": _topics(API_READS, "READ")
+        + _topics(inputs + dlq(inputs) + list(AUDIT_TOPICS), "WRITE")
+        + [Grant("group", READER_GROUP, "READ", True)],
         "alarms-job": _topics(ALARMS_JOB_READS, "READ")
         + _topics(ALARMS_JOB_WRITES + tuple(dlq(ALARMS_JOB_READS)), "WRITE")
         + [Grant("group", settings.flink.consumer_group, "READ", True)],

@@ -135,6 +135,7 @@ def http_producer(tmp_path):
         return IngestProducer(
             settings,
             source="http",
+            principal="api",  # the API's own Kafka principal
             validator=validator,
             ledger_dir=tmp_path,
             delivery_timeout_s=settings.ingest.http_delivery_timeout_s,

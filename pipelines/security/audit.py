@@ -46,7 +46,7 @@ class AuditLog:
 
         last: dict[str, str] = {}
         try:
-            for _ts, value in read_since(settings, topic, 0, 15.0):
+            for _ts, value in read_since(settings, topic, 0, 15.0, principal="api"):
                 if value:
                     rec = orjson.loads(value)
                     last[rec["principal"]] = rec["hash"]
