@@ -179,10 +179,12 @@ def test_an_analyst_cannot_act_on_a_case_its_chain_and_a_safety_manager_can(kafk
     (only safety managers close); a safety manager's comment THEN 202."""
     from confluent_kafka import Producer
 
+    from pipelines.kafka_client import client_config
+
     client, specs, _, _, _ = api
     case = {"case_id": "CASE-1", "status": "open", "responsibility_chain": ["P010", "P004", "P001"],
             "opened_ms": int(time.time() * 1000)}  # fmt: skip
-    producer = Producer({"bootstrap.servers": kafka.kafka.bootstrap_servers})
+    producer = Producer(client_config(kafka, "risk-job"))  # the writer of cases.current
     producer.produce(specs["cases.current"].name, key=b"CASE-1", value=orjson.dumps(case))
     producer.flush(10)
     url = "/v1/cases/CASE-1/actions"
