@@ -54,18 +54,26 @@ class Break:
     reason: str
 
 
-def verify(records: Iterable[tuple[str, str, dict]]) -> tuple[int, Break | None]:
-    """Check (where, key, record) in log order; return (records checked, first break or None)."""
+def verify(
+    records: Iterable[tuple[str, str, dict | None]], *, anchored_start: bool = False
+) -> tuple[int, Break | None]:
+    """Check (where, key, record) in log order; return (records checked, first break or None).
+
+    `anchored_start`: the log's head was deleted by retention, so the first record of each key
+    may follow a record no longer there; its own hash is still checked (None: not a JSON object).
+    """
     last: dict[str, str] = {}
     n = 0
     for where, key, record in records:
         n += 1
+        if not isinstance(record, dict):
+            return n, Break(where, key, "not a JSON object")
         got = record.get("hash")
         if not isinstance(got, str) or "prev_hash" not in record:
             return n, Break(where, key, "no chain fields (prev_hash, hash)")
         if record_hash(record) != got:
             return n, Break(where, key, "content does not match its hash (edited)")
-        expected = last.get(key, GENESIS)
+        expected = last.get(key, record["prev_hash"] if anchored_start else GENESIS)
         if record["prev_hash"] != expected:
             why = (
                 "first record of its key does not start the chain"

@@ -38,3 +38,20 @@ def test_a_forged_record_without_chain_fields_is_named():
     """GIVEN a record appended without chain fields THEN it is the break."""
     log = [*_log(), ("offset 4", "A", {"n": 5})]
     assert verify(log)[1].reason == "no chain fields (prev_hash, hash)"
+
+
+def test_a_log_whose_head_retention_deleted_verifies_only_when_anchored():
+    """GIVEN the log without its first record (deleted by retention) WHEN verified plainly THEN
+    key A's first remaining record breaks; WHEN verified with anchored_start THEN it is intact,
+    and an edit after the head is still named."""
+    log = _log()[1:]
+    assert verify(log)[1].where == "offset 2"
+    assert verify(log, anchored_start=True) == (3, None)
+    log[2][2]["n"] = 40
+    assert verify(log, anchored_start=True)[1].where == "offset 3"
+
+
+def test_a_value_that_is_not_a_json_object_is_named():
+    """GIVEN a record that could not be parsed (None) THEN it is the break."""
+    n, brk = verify([*_log(), ("offset 4", "A", None)])
+    assert (n, brk.where, brk.reason) == (5, "offset 4", "not a JSON object")
