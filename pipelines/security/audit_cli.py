@@ -45,9 +45,10 @@ def _streams(chosen: list[str] | None) -> list[str]:
 
 
 def verify_streams(
-    streams: list[str], *, lake: bool = False, file: Path | None = None
+    streams: list[str], *, lake: bool = False, file: Path | None = None, topic_prefix: str = ""
 ) -> list[StreamCheck]:
-    """Return the verdict on each stream from Kafka (default), the lake or one export file."""
+    """Return the verdict on each stream from Kafka (default; topics `topic_prefix` + stream),
+    the lake or one export file."""
     settings = get_settings()
     out: list[StreamCheck] = []
     for stream in streams:
@@ -60,7 +61,7 @@ def verify_streams(
             else:
                 out.append(check(stream, "lake", *found))
         else:
-            partitions = kafka_partitions(settings, stream)
+            partitions = kafka_partitions(settings, topic_prefix + stream)
             if partitions is None:
                 out.append(StreamCheck(stream, "kafka", 0, 0, None, found=False))
             else:
@@ -80,6 +81,9 @@ def verify_command(
             "--file", help="Check a JSON-lines export of one --stream (one record a line)."
         ),
     ] = None,
+    topic_prefix: Annotated[
+        str, typer.Option("--topic-prefix", help="Prefix of the topics (a test or bench run).")
+    ] = "",
 ) -> None:
     """Recompute the hash chains from the log start; exit 1 naming the first broken record."""
     try:
@@ -89,7 +93,7 @@ def verify_command(
                 raise UserError("--file holds one stream: name it with --stream")
             if not file.is_file():
                 raise UserError(f"{file}: file not found")
-        checks = verify_streams(streams, lake=lake, file=file)
+        checks = verify_streams(streams, lake=lake, file=file, topic_prefix=topic_prefix)
     except UserError as exc:
         fail(str(exc))
     except Exception as exc:  # a broker or storage that cannot be read: one line, no traceback
