@@ -141,6 +141,17 @@ def kafka_partitions(settings: Settings, topic: str, timeout_s: float = 60.0) ->
         consumer.close()
 
 
+def chain_heads(settings: Settings, topic: str) -> dict[str, str]:
+    """Return the last `hash` per key in `topic` ({} when it does not exist): where a producer
+    started without its state continues each key's chain."""
+    heads: dict[str, str] = {}
+    for _, records in kafka_partitions(settings, topic) or []:
+        for _, key, record in records:
+            if record is not None and isinstance(record.get("hash"), str):
+                heads[key] = record["hash"]
+    return heads
+
+
 # -- the lake -------------------------------------------------------------------------------------
 
 _METADATA = {name for name, _ in METADATA_COLUMNS} | {PARTITION_COLUMN}

@@ -42,6 +42,8 @@ def test_the_alarm_jobs_audit_chain_verifies_and_a_forged_record_is_named(kafka,
     """GIVEN the alarm job on fresh topics (one partition) and five operator actions on two tags
     (a shelve and an unshelve applied, a comment on a never-raised condition rejected, ...)
     WHEN the job has audited them THEN `hazchem audit verify` passes with 5 records on 2 keys;
+    WHEN the job is restarted without its state and audits one more action THEN that record
+    follows its tag's last hash in the topic and verify passes with 6 records;
     WHEN a record is then forged into alarm.audit (a copy of the last one, actor changed, its
     hashes kept) THEN verify exits 1 naming that record's topic, partition and offset."""
     from confluent_kafka import Producer
@@ -94,6 +96,29 @@ def test_the_alarm_jobs_audit_chain_verifies_and_a_forged_record_is_named(kafka,
     assert result.exit_code == 0, result.output
     assert result.stdout == "alarm.audit (kafka): 5 records, 2 keys, chain intact\n"
 
+    # A restart without state (as `make demo` does) continues each tag's chain from the topic.
+    restart_ms = int(time.time() * 1000)
+    flink.start_job(
+        kafka, "alarms",
+        ["--topic-prefix", prefix, "--group", f"{name}-2", "--from-timestamp-ms", str(restart_ms)],
+    )  # fmt: skip
+    try:
+        flink.wait_until_running(kafka, "alarms")
+        producer.submit(
+            specs["alarm.actions"].name,
+            record=_action(6, "GD-TF10", "comment", "H", t0, comment="after restart"),
+        )
+        producer.flush()
+        audited = _wait_for(kafka, audit_topic, since, len(actions) + 1)
+    finally:
+        flink.stop_job(kafka, "alarms")
+    records = [json.loads(v) for _, v in audited]
+    assert [(r["action"], r["comment"]) for r in records[5:]] == [("comment", "after restart")]
+    assert records[5]["prev_hash"] == records[3]["hash"]  # GD-TF10's last record before it
+    result = runner.invoke(app, verify)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "alarm.audit (kafka): 6 records, 2 keys, chain intact\n"
+
     forged = {**records[-1], "actor": "someone-else"}
     raw = Producer({"bootstrap.servers": kafka.kafka.bootstrap_servers, "log_level": 0})
     raw.produce(audit_topic, key=b"PI-R101-OUT", value=json.dumps(forged).encode())
@@ -101,6 +126,6 @@ def test_the_alarm_jobs_audit_chain_verifies_and_a_forged_record_is_named(kafka,
     result = runner.invoke(app, verify)
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: alarm.audit (kafka): chain broken at {audit_topic} partition 0 offset 5 "
+        f"error: alarm.audit (kafka): chain broken at {audit_topic} partition 0 offset 6 "
         "(key PI-R101-OUT): content does not match its hash (edited)\n"
     )

@@ -111,3 +111,26 @@ def test_case_events_are_chained_per_case_and_valid_v2():
     for e in events:
         validate(e)
     assert run(True) == events
+
+
+def test_a_job_started_without_state_continues_from_the_topics_chain_heads():
+    """GIVEN two actions audited by one evaluator WHEN a second evaluator with fresh state (a job
+    started without a checkpoint) is given the topic's last hash per tag (audit_heads) and
+    applies two more THEN the four records form one intact chain; without the heads the third
+    record would restart at GENESIS and break it."""
+
+    def run(actions: list[str], heads: dict[str, str] | None) -> list[dict]:
+        ev = ArrivalEvaluator({"PT-1": CFG}, {"PT-1": CTX}, clock_lag_ms=0, audit_heads=heads)
+        state = BucketState()
+        out = []
+        for raw in actions:
+            out += ev.action(state, "PT-1", raw, 1)
+        return [r.record for r in out if r.topic == "alarm.audit"]
+
+    first = run(ACTIONS[:2], None)
+    second = run(ACTIONS[2:], {"PT-1": first[-1]["hash"]})
+    log = [(f"#{i}", a["tag"], a) for i, a in enumerate(first + second)]
+    assert verify(log) == (4, None)
+    restarted = run(ACTIONS[2:], None)
+    log = [(f"#{i}", a["tag"], a) for i, a in enumerate(first + restarted)]
+    assert verify(log)[1].where == "#2"
