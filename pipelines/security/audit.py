@@ -48,15 +48,17 @@ class StreamCheck:
     keys: int
     brk: Break | None
     found: bool = True  # False: the topic or table does not exist (nothing to verify)
+    unchained: int = 0  # records written before the stream was chained (schema v1)
 
     def line(self) -> str:
         """Return the one-line summary printed by `hazchem audit verify`."""
         if not self.found:
             return f"{self.stream} ({self.source}): not found, skipped"
         if self.brk is None:
+            before = f", {self.unchained} earlier records not chained" if self.unchained else ""
             return (
                 f"{self.stream} ({self.source}): {self.records} records, {self.keys} keys, "
-                "chain intact"
+                f"chain intact{before}"
             )
         return (
             f"{self.stream} ({self.source}): chain broken at {self.brk.where} "
@@ -81,16 +83,24 @@ def check(
 ) -> StreamCheck:  # fmt: skip
     """Verify a stream given per partition; `notes` (where -> why) explain a known edit better
     than the chain can (a lake row whose typed column disagrees with its raw record)."""
-    total, keys = 0, set()
+    total, keys, unchained = 0, set(), 0
     for truncated, records in partitions:
-        n, brk = verify(records, anchored_start=truncated)
+        # Records before a partition's first chained one were written before the stream was
+        # chained (schema v1); from that record on, every record must be chained.
+        start = next(
+            (i for i, (_, _, r) in enumerate(records) if r is not None and "hash" in r),
+            len(records),
+        )
+        unchained += start
+        chained = records[start:]
+        n, brk = verify(chained, anchored_start=truncated)
         total += n
         if brk is not None:
             if notes and brk.where in notes:
                 brk = Break(brk.where, brk.key, notes[brk.where])
-            return StreamCheck(stream, source, total, len(keys), brk)
-        keys.update(key for _, key, _ in records)
-    return StreamCheck(stream, source, total, len(keys), None)
+            return StreamCheck(stream, source, total, len(keys), brk, unchained=unchained)
+        keys.update(key for _, key, _ in chained)
+    return StreamCheck(stream, source, total, len(keys), None, unchained=unchained)
 
 
 # -- Kafka ----------------------------------------------------------------------------------------
