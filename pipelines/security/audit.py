@@ -49,16 +49,19 @@ class StreamCheck:
     brk: Break | None
     found: bool = True  # False: the topic or table does not exist (nothing to verify)
     unchained: int = 0  # records written before the stream was chained (schema v1)
+    duplicates: int = 0  # exact re-emissions (an at-least-once sink after a restart)
 
     def line(self) -> str:
         """Return the one-line summary printed by `hazchem audit verify`."""
         if not self.found:
             return f"{self.stream} ({self.source}): not found, skipped"
         if self.brk is None:
-            before = f", {self.unchained} earlier records not chained" if self.unchained else ""
+            extra = f", {self.duplicates} re-emitted copies" if self.duplicates else ""
+            if self.unchained:
+                extra += f", {self.unchained} earlier records not chained"
             return (
                 f"{self.stream} ({self.source}): {self.records} records, {self.keys} keys, "
-                f"chain intact{before}"
+                f"chain intact{extra}"
             )
         return (
             f"{self.stream} ({self.source}): chain broken at {self.brk.where} "
@@ -84,6 +87,7 @@ def check(
     """Verify a stream given per partition; `notes` (where -> why) explain a known edit better
     than the chain can (a lake row whose typed column disagrees with its raw record)."""
     total, keys, unchained = 0, set(), 0
+    copies: list[str] = []
     for truncated, records in partitions:
         # Records before a partition's first chained one were written before the stream was
         # chained (schema v1); from that record on, every record must be chained.
@@ -93,14 +97,18 @@ def check(
         )
         unchained += start
         chained = records[start:]
-        n, brk = verify(chained, anchored_start=truncated)
+        n, brk = verify(
+            chained, anchored_start=truncated, on_duplicate=lambda where, _: copies.append(where)
+        )
         total += n
         if brk is not None:
             if notes and brk.where in notes:
                 brk = Break(brk.where, brk.key, notes[brk.where])
             return StreamCheck(stream, source, total, len(keys), brk, unchained=unchained)
         keys.update(key for _, key, _ in chained)
-    return StreamCheck(stream, source, total, len(keys), None, unchained=unchained)
+    return StreamCheck(
+        stream, source, total, len(keys), None, unchained=unchained, duplicates=len(copies)
+    )
 
 
 # -- Kafka ----------------------------------------------------------------------------------------

@@ -55,3 +55,18 @@ def test_a_value_that_is_not_a_json_object_is_named():
     """GIVEN a record that could not be parsed (None) THEN it is the break."""
     n, brk = verify([*_log(), ("offset 4", "A", None)])
     assert (n, brk.where, brk.reason) == (5, "offset 4", "not a JSON object")
+
+
+def test_records_re_emitted_after_a_restart_are_accepted_and_counted():
+    """GIVEN key A's records 2 and 3 written again after record 3 (an at-least-once sink after a
+    restart from a checkpoint), then A's next record chained after 3 WHEN verified THEN intact,
+    the two copies reported as duplicates; a copy whose content was changed is still an edit."""
+    c = Chainer()
+    recs = [c.link("A", {"n": i}) for i in range(4)]
+    log = [(f"offset {i}", "A", r) for i, r in enumerate([*recs[:4], recs[2], recs[3]])]
+    log.append(("offset 6", "A", c.link("A", {"n": 4})))
+    seen: list[str] = []
+    assert verify(log, on_duplicate=lambda where, key: seen.append(where)) == (7, None)
+    assert seen == ["offset 4", "offset 5"]
+    log[4] = ("offset 4", "A", {**recs[2], "n": 20})
+    assert verify(log)[1].where == "offset 4"
