@@ -59,14 +59,16 @@ class StreamCheck:
             extra = f", {self.duplicates} re-emitted copies" if self.duplicates else ""
             if self.unchained:
                 extra += f", {self.unchained} earlier records not chained"
-            return (
-                f"{self.stream} ({self.source}): {self.records} records, {self.keys} keys, "
-                f"chain intact{extra}"
-            )
+            counts = f"{_plural(self.records, 'record')}, {_plural(self.keys, 'key')}"
+            return f"{self.stream} ({self.source}): {counts}, chain intact{extra}"
         return (
             f"{self.stream} ({self.source}): chain broken at {self.brk.where} "
             f"(key {self.brk.key}): {self.brk.reason}"
         )
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _parse(value: bytes | str | None) -> dict | None:
