@@ -84,19 +84,24 @@ def _parse(value: bytes | str | None) -> dict | None:
 
 def check(
     stream: str, source: str, partitions: Iterable[tuple[bool, list[Located]]],
-    notes: dict[str, str] | None = None,
+    notes: dict[str, str] | None = None, *, unchained_head: bool = False,
 ) -> StreamCheck:  # fmt: skip
     """Verify a stream given per partition; `notes` (where -> why) explain a known edit better
-    than the chain can (a lake row whose typed column disagrees with its raw record)."""
+    than the chain can (a lake row whose typed column disagrees with its raw record).
+
+    `unchained_head`: records before a partition's first chained record were written before the
+    stream was chained (schema v1, an upgraded deployment) and are counted, not a break; from
+    that record on every record must be chained. Off by default: then every record must be.
+    """
     total, keys, unchained = 0, set(), 0
     copies: list[str] = []
     for truncated, records in partitions:
-        # Records before a partition's first chained one were written before the stream was
-        # chained (schema v1); from that record on, every record must be chained.
-        start = next(
-            (i for i, (_, _, r) in enumerate(records) if r is not None and "hash" in r),
-            len(records),
-        )
+        start = 0
+        if unchained_head:
+            start = next(
+                (i for i, (_, _, r) in enumerate(records) if r is not None and "hash" in r),
+                len(records),
+            )
         unchained += start
         chained = records[start:]
         n, brk = verify(

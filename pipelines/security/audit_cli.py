@@ -45,7 +45,12 @@ def _streams(chosen: list[str] | None) -> list[str]:
 
 
 def verify_streams(
-    streams: list[str], *, lake: bool = False, file: Path | None = None, topic_prefix: str = ""
+    streams: list[str],
+    *,
+    lake: bool = False,
+    file: Path | None = None,
+    topic_prefix: str = "",
+    unchained_head: bool = False,
 ) -> list[StreamCheck]:
     """Return the verdict on each stream from Kafka (default; topics `topic_prefix` + stream),
     the lake or one export file."""
@@ -53,19 +58,20 @@ def verify_streams(
     out: list[StreamCheck] = []
     for stream in streams:
         if file is not None:
-            out.append(check(stream, file.name, file_partitions(file, stream)))
+            partitions = file_partitions(file, stream)
+            out.append(check(stream, file.name, partitions, unchained_head=unchained_head))
         elif lake:
             found = lake_partitions(settings, stream)
             if found is None:
                 out.append(StreamCheck(stream, "lake", 0, 0, None, found=False))
             else:
-                out.append(check(stream, "lake", *found))
+                out.append(check(stream, "lake", *found, unchained_head=unchained_head))
         else:
             partitions = kafka_partitions(settings, topic_prefix + stream)
             if partitions is None:
                 out.append(StreamCheck(stream, "kafka", 0, 0, None, found=False))
             else:
-                out.append(check(stream, "kafka", partitions))
+                out.append(check(stream, "kafka", partitions, unchained_head=unchained_head))
     return out
 
 
@@ -84,6 +90,14 @@ def verify_command(
     topic_prefix: Annotated[
         str, typer.Option("--topic-prefix", help="Prefix of the topics (a test or bench run).")
     ] = "",
+    unchained_head: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unchained-head",
+            help="Upgraded deployment: accept records written before chaining (schema v1) at "
+            "the start of each partition.",
+        ),
+    ] = False,
 ) -> None:
     """Recompute the hash chains from the log start; exit 1 naming the first broken record."""
     try:
@@ -93,7 +107,9 @@ def verify_command(
                 raise UserError("--file holds one stream: name it with --stream")
             if not file.is_file():
                 raise UserError(f"{file}: file not found")
-        checks = verify_streams(streams, lake=lake, file=file, topic_prefix=topic_prefix)
+        checks = verify_streams(
+            streams, lake=lake, file=file, topic_prefix=topic_prefix, unchained_head=unchained_head
+        )
     except UserError as exc:
         fail(str(exc))
     except Exception as exc:  # a broker or storage that cannot be read: one line, no traceback

@@ -166,12 +166,17 @@ def test_a_deleted_bronze_row_is_named_at_the_next_row_of_its_key(lake):
     )
 
 
-def test_records_from_before_the_chain_are_counted_but_a_later_unchained_one_breaks(tmp_path):
+def test_records_from_before_the_chain_are_accepted_only_when_asked(tmp_path):
     """GIVEN an export whose first two records predate chaining (schema v1, no chain fields),
-    then the chained records WHEN verified THEN exit 0, the two counted as not chained; GIVEN an
-    unchained record after the chain began THEN it is named."""
+    then the chained records WHEN verified THEN the first is a break; WHEN verified with
+    --allow-unchained-head THEN exit 0, the two counted as not chained; GIVEN an unchained record
+    after the chain began THEN it is named even so."""
     old = [{"audit_id": f"v1-{i}", "tag": "PT-1", "action": "comment"} for i in range(2)]
-    result = _verify("--stream", "alarm.audit", "--file", _export(tmp_path, old + _audit_records()))
+    export = _export(tmp_path, old + _audit_records())
+    result = _verify("--stream", "alarm.audit", "--file", export)
+    assert result.exit_code == 1
+    assert "alarm_audit.jsonl line 1 (key PT-1): no chain fields" in result.stderr
+    result = _verify("--stream", "alarm.audit", "--file", export, "--allow-unchained-head")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "alarm.audit (alarm_audit.jsonl): 5 records, 2 keys, chain intact, "
@@ -179,6 +184,7 @@ def test_records_from_before_the_chain_are_counted_but_a_later_unchained_one_bre
     )
     records = _audit_records()
     records.insert(1, old[0])
-    result = _verify("--stream", "alarm.audit", "--file", _export(tmp_path, records))
+    export = _export(tmp_path, records)
+    result = _verify("--stream", "alarm.audit", "--file", export, "--allow-unchained-head")
     assert result.exit_code == 1
     assert "chain broken at alarm_audit.jsonl line 2 (key PT-1): no chain fields" in result.stderr
