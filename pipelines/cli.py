@@ -38,6 +38,7 @@ def _mount_optional() -> None:
     from pipelines.alarms.cli import kpi_app
     from pipelines.hazard.cli import app as hazard_app
     from pipelines.risk.cli import cases_app, risk_app
+    from pipelines.security.audit_cli import audit_app
     from pipelines.security.cli import auth_app, secrets_app
 
     app.add_typer(alarms_app, name="alarms")
@@ -47,6 +48,7 @@ def _mount_optional() -> None:
     app.add_typer(cases_app, name="cases")
     app.add_typer(secrets_app, name="secrets")
     app.add_typer(auth_app, name="auth")
+    app.add_typer(audit_app, name="audit")
 
 
 _mount_optional()

@@ -482,6 +482,7 @@ def risk_summary(settings: Settings, start_ms: int, facts: dict) -> str:
     )
     lines += [
         "   hazchem cases list / show CASE      the cases and their audit trail",
+        "   hazchem audit verify                the hash chains of alarm.audit and cases",
         "   hazchem risk replay --day D --source kafka   the color timeline of a day",
     ]
     return "\n".join(lines)

@@ -85,7 +85,8 @@ def principal_grants(settings: Settings) -> dict[str, list[Grant]]:
         "api": _topics(API_READS, "READ")
         + _topics(inputs + dlq(inputs) + list(AUDIT_TOPICS), "WRITE")
         + [Grant("group", READER_GROUP, "READ", True)],
-        "alarms-job": _topics(ALARMS_JOB_READS, "READ")
+        # ...and its own alarm.audit, where a restart without state finds each chain's head
+        "alarms-job": _topics((*ALARMS_JOB_READS, "alarm.audit"), "READ")
         + _topics(ALARMS_JOB_WRITES + tuple(dlq(ALARMS_JOB_READS)), "WRITE")
         + [Grant("group", settings.flink.consumer_group, "READ", True)],
         "risk-job": _topics(RISK_JOB_READS, "READ")

@@ -113,19 +113,22 @@ class AlarmFunction(KeyedProcessFunction):
         contexts: dict[str, TagContext],
         clock_lag_ms: int,
         partition_idle_ms: int,
+        audit_heads: dict[str, str] | None = None,
     ) -> None:
         self.configs = configs
         self.contexts = contexts
         self.clock_lag_ms = clock_lag_ms
         self.partition_idle_ms = partition_idle_ms
+        self.audit_heads = audit_heads or {}
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(
             ValueStateDescriptor("bucket", Types.PICKLED_BYTE_ARRAY())
         )
         self.evaluator = ArrivalEvaluator(
-            self.configs, self.contexts, self.clock_lag_ms, self.partition_idle_ms
-        )
+            self.configs, self.contexts, self.clock_lag_ms, self.partition_idle_ms,
+            getattr(self, "audit_heads", None),
+        )  # fmt: skip
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
         kind, tag, payload = row[0], row[2], row[3]
@@ -239,8 +242,12 @@ def build(
     contexts: dict[str, TagContext],
     clock_lag_ms: int = 2000,
     partition_idle_ms: int = 10_000,
+    audit_heads: dict[str, str] | None = None,
 ) -> tuple[DataStream, DataStream]:
     """Return (routed rows, KPI/flood rows) for INPUT_TYPE rows in arrival order.
+
+    `audit_heads` (tag -> last alarm.audit hash in the topic) continues each tag's audit chain
+    when the job starts without its state.
 
     The KPI stage's event time is the alarms' own: its watermark trails the alarm events and the
     alarm stage's timer clock (ticks) by `clock_lag_ms`, so its 10-minute windows close as the
@@ -249,7 +256,7 @@ def build(
     routed = (
         inputs.key_by(lambda r: r[1], key_type=Types.STRING())  # the tag's key bucket
         .process(
-            AlarmFunction(configs, contexts, clock_lag_ms, partition_idle_ms),
+            AlarmFunction(configs, contexts, clock_lag_ms, partition_idle_ms, audit_heads),
             output_type=OUTPUT_TYPE,
         )
         .name("alarm-engine")
@@ -415,9 +422,12 @@ def main(argv: list[str] | None = None) -> None:
     t_env.execute_sql(bucketed_readings_view(contexts, buckets))
     query = ordered_inputs_sql(contexts, settings.flink.batch_window_ms, buckets)
     inputs = t_env.to_data_stream(t_env.sql_query(query))
+    from pipelines.security.audit_check import chain_heads
+
     routed, kpis = build(
-        inputs, configs, contexts, settings.flink.clock_lag_ms, settings.flink.partition_idle_ms
-    )
+        inputs, configs, contexts, settings.flink.clock_lag_ms, settings.flink.partition_idle_ms,
+        chain_heads(settings, prefix + "alarm.audit", PRINCIPAL, group),
+    )  # fmt: skip
     t_env.create_temporary_view("routed", t_env.from_data_stream(routed.union(kpis)))
     statements = route_to_sinks(t_env, settings, "routed", OUTPUT_TOPICS, prefix, PRINCIPAL)
     statements.attach_as_datastream()  # one job: SQL, Python operators and sinks together

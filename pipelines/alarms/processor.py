@@ -23,6 +23,7 @@ from pipelines.alarms.lifecycle import (
     LifecyclePolicy,
     TagLifecycle,
 )
+from pipelines.security.chain import link
 
 ALARMS = "alarms"
 CURRENT = "alarms.current"
@@ -60,6 +61,9 @@ class TagProcessor:
         self.context = context
         self.engine = TagAlarmState(config)
         self.lifecycle = TagLifecycle(config.tag, policy or LifecyclePolicy(), unit=context.unit)
+        # Hash of the tag's last alarm.audit record: kept in the pickled keyed state, so a
+        # restart from a checkpoint continues the tag's chain (docs/security.md).
+        self.audit_hash: str | None = None
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -141,6 +145,8 @@ class TagProcessor:
             elif out.kind in (ACTION, REJECTED_ACTION, AUTO_UNSHELVE):
                 audit = {"kind": out.kind, **self._place(), **rec}
                 audit.setdefault("reannunciate", None)
+                audit = link(audit, getattr(self, "audit_hash", None))  # state from before v2
+                self.audit_hash = audit["hash"]
                 routed.append(Routed(AUDIT, tag, audit))
                 if rec.get("condition"):
                     touched.append(rec["condition"])

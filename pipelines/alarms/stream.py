@@ -158,11 +158,15 @@ class ArrivalEvaluator:
         contexts: dict[str, TagContext],
         clock_lag_ms: int = 2000,
         partition_idle_ms: int = 10_000,
+        audit_heads: dict[str, str] | None = None,
     ) -> None:
         self.configs = configs
         self.contexts = contexts
         self.clock_lag_ms = clock_lag_ms
         self.partition_idle_ms = partition_idle_ms
+        # Last alarm.audit hash per tag already in the topic: a job started without its state
+        # continues each tag's chain from there (a restored tag keeps the hash in its state).
+        self.audit_heads = dict(audit_heads or {})
         self.units: dict[str, list[str]] = {}
         for tag, ctx in sorted(contexts.items()):
             self.units.setdefault(ctx.unit_code, []).append(tag)
@@ -171,6 +175,7 @@ class ArrivalEvaluator:
         proc = state.processors.get(tag)
         if proc is None:
             proc = state.processors[tag] = TagProcessor(self.configs[tag], self.contexts[tag])
+            proc.audit_hash = self.audit_heads.get(tag)
         return proc
 
     def _dead_letter(

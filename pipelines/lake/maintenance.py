@@ -4,8 +4,11 @@
 retention, compacts small files (`optimize.compact()`) and vacuums files no longer referenced that
 are older than `vacuum_retention_hours`. `maintain_bronze(settings)` does it for every table under
 `<lake>/bronze`: monitoring records are kept 30 days, permit records (`work_*` tables, 作业票) one
-year (docs/lakehouse.md). `publish_marker(settings, run_id)` writes `<lake>/_published` after an
-hourly curation run (row counts of bronze and gold) for downstream consumers.
+year, audit, alarm, action and case records 180 days (等保 2.0 三级, docs/security.md), and the
+tables of compacted (current-state) topics — certificates, equipment, tags, `*.current` — are never
+deleted by retention: their latest state may be years old (docs/lakehouse.md).
+`publish_marker(settings, run_id)` writes `<lake>/_published` after an hourly curation run (row
+counts of bronze and gold) for downstream consumers.
 
     python -m pipelines.lake.maintenance                   # every bronze table, one JSON line each
     python -m pipelines.lake.maintenance --dry-run         # report only
@@ -35,6 +38,20 @@ from pipelines.settings import Settings, get_settings
 MONITORING_RETENTION_DAYS = 30  # readings, alarms, video, positions, …: ≥ 30 days
 PERMIT_RETENTION_DAYS = 366  # work permits and gas analyses (`work_*`): ≥ 1 year (leap-safe)
 PERMIT_TABLE_PREFIX = "work_"
+AUDIT_RETENTION_DAYS = 180  # audit, alarm, action and case records: ≥ 180 days (等保 2.0 三级)
+# Bronze tables of the audit, alarm, action and case topics (their `_dlq` tables alike).
+AUDIT_TABLES = frozenset(
+    {
+        "alarm_audit",
+        "alarms",
+        "alarm_actions",
+        "alarm_notifications",
+        "cases",
+        "case_actions",
+        "case_notifications",
+        "security_audit",
+    }
+)
 VACUUM_RETENTION_HOURS = 168  # unreferenced files stay a week: readers and time travel keep going
 BRONZE_DIR = "bronze"
 PUBLISHED_MARKER = "_published"
@@ -45,8 +62,8 @@ class TableMaintenance:
     """What maintenance did to one Delta table."""
 
     table: str
-    retention_days: int
-    cutoff: str  # rows with event_date < cutoff were deleted
+    retention_days: int | None  # None: a current-state table, kept whole
+    cutoff: str | None  # rows with event_date < cutoff were deleted (None: nothing is)
     rows_deleted: int
     files_removed: int  # by compaction
     files_added: int  # by compaction
@@ -54,13 +71,29 @@ class TableMaintenance:
     dry_run: bool
 
 
-def retention_days(table: str) -> int:
-    """Return the days a bronze table keeps its rows (permit tables one year, others 30 days)."""
-    return (
-        PERMIT_RETENTION_DAYS
-        if table.startswith(PERMIT_TABLE_PREFIX)
-        else MONITORING_RETENTION_DAYS
+def current_state_tables() -> frozenset[str]:
+    """Return the bronze tables of compacted topics (latest state per key: never time-deleted)."""
+    from pipelines.lake.bronze_schema import table_name
+    from pipelines.topics import load_topics
+
+    return frozenset(
+        table_name(t.name) for t in load_topics() if "compact" in t.cleanup_policy and not t.is_dlq
     )
+
+
+def retention_days(table: str, current_state: frozenset[str] | None = None) -> int | None:
+    """Return the days a bronze table keeps its rows, or None when it is kept whole.
+
+    Current-state tables (`current_state`, default: those of compacted topics) are kept whole;
+    permit tables one year; audit, alarm, action and case tables 180 days; others 30 days.
+    """
+    if table in (current_state_tables() if current_state is None else current_state):
+        return None
+    if table.startswith(PERMIT_TABLE_PREFIX):
+        return PERMIT_RETENTION_DAYS
+    if table.removesuffix("_dlq") in AUDIT_TABLES:
+        return AUDIT_RETENTION_DAYS
+    return MONITORING_RETENTION_DAYS
 
 
 def cutoff_date(today: date, days: int) -> date:
@@ -70,32 +103,32 @@ def cutoff_date(today: date, days: int) -> date:
 
 def maintain_table(
     path: str,
-    retention: int,
+    retention: int | None,
     today: date | None = None,
     *,
     vacuum_retention_hours: int = VACUUM_RETENTION_HOURS,
     dry_run: bool = False,
     storage_options: Mapping[str, str] | None = None,
 ) -> TableMaintenance:
-    """Delete rows older than `retention` days, compact small files and vacuum one Delta table."""
+    """Delete rows older than `retention` days (None: none), compact small files and vacuum one
+    Delta table."""
     from deltalake import DeltaTable
 
     today = today or datetime.now(UTC).date()
-    cutoff = cutoff_date(today, retention)
+    cutoff = None if retention is None else cutoff_date(today, retention)
     options = dict(storage_options) if storage_options else None
     table = DeltaTable(path, storage_options=options)
-    predicate = f"{PARTITION_COLUMN} < '{cutoff.isoformat()}'"
     name = path.rstrip("/").rsplit("/", 1)[-1]
+    shown = None if cutoff is None else cutoff.isoformat()
     if dry_run:
-        old = _rows_before(table, cutoff)
+        old = 0 if cutoff is None else _rows_before(table, cutoff)
         vacuumable = table.vacuum(
             retention_hours=vacuum_retention_hours, dry_run=True, enforce_retention_duration=False
         )
-        return TableMaintenance(
-            name, retention, cutoff.isoformat(), old, 0, 0, len(vacuumable), True
-        )
+        return TableMaintenance(name, retention, shown, old, 0, 0, len(vacuumable), True)
     deleted = 0
-    if _rows_before(table, cutoff):
+    if cutoff is not None and _rows_before(table, cutoff):
+        predicate = f"{PARTITION_COLUMN} < '{cutoff.isoformat()}'"
         deleted = int(table.delete(predicate).get("num_deleted_rows", 0) or 0)
     metrics = table.optimize.compact()
     vacuumed = table.vacuum(
@@ -104,7 +137,7 @@ def maintain_table(
     return TableMaintenance(
         table=name,
         retention_days=retention,
-        cutoff=cutoff.isoformat(),
+        cutoff=shown,
         rows_deleted=deleted,
         files_removed=int(metrics.get("numFilesRemoved", 0) or 0),
         files_added=int(metrics.get("numFilesAdded", 0) or 0),
@@ -150,10 +183,11 @@ def maintain_bronze(
     missing = [n for n in names if n not in found]
     if missing:
         raise ValueError(f"no bronze table(s) {', '.join(missing)} under {settings.lake.root}")
+    current = current_state_tables()
     return [
         maintain_table(
             found[name],
-            retention_days(name),
+            retention_days(name, current),
             today,
             vacuum_retention_hours=vacuum_retention_hours,
             dry_run=dry_run,

@@ -18,6 +18,7 @@ from typing import Any
 
 from pipelines.alarms.processor import Routed
 from pipelines.risk.model import LEVELS, CasePolicy
+from pipelines.security.chain import link
 
 CASES = "cases"
 CASES_CURRENT = "cases.current"
@@ -62,6 +63,7 @@ class Case:
     closed_by: str | None = None
     overdue_steps: list[str] = field(default_factory=list)
     seq: int = 0
+    last_hash: str | None = None  # hash of the case's last `cases` event (its chain, in state)
 
     @property
     def assignee(self) -> str:
@@ -118,6 +120,8 @@ class CaseBook:
             "action_id": action_id,
             "event_time_ms": now,
         }
+        record = link(record, getattr(case, "last_hash", None))  # state from before v2: None
+        case.last_hash = record["hash"]
         out = [
             Routed(CASES, case.case_id, record),
             Routed(CASES_CURRENT, case.case_id, case.snapshot()),

@@ -9,7 +9,7 @@ records in log order and names the first whose hash does not match its content (
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import orjson
@@ -54,18 +54,37 @@ class Break:
     reason: str
 
 
-def verify(records: Iterable[tuple[str, str, dict]]) -> tuple[int, Break | None]:
-    """Check (where, key, record) in log order; return (records checked, first break or None)."""
+def verify(
+    records: Iterable[tuple[str, str, dict | None]],
+    *,
+    anchored_start: bool = False,
+    on_duplicate: Callable[[str, str], None] | None = None,
+) -> tuple[int, Break | None]:
+    """Check (where, key, record) in log order; return (records checked, first break or None).
+
+    `anchored_start`: the log's head was deleted by retention, so the first record of each key
+    may follow a record no longer there; its own hash is still checked (None: not a JSON object).
+    An exact re-emission of a record already in its key's chain (same hash, same prev_hash: what
+    an at-least-once sink writes again after a restart from a checkpoint) is accepted and leaves
+    the chain where it was; `on_duplicate(where, key)` is told of each.
+    """
     last: dict[str, str] = {}
+    chained: dict[str, dict[str, str]] = {}  # key -> {hash: prev_hash} of its accepted records
     n = 0
     for where, key, record in records:
         n += 1
+        if not isinstance(record, dict):
+            return n, Break(where, key, "not a JSON object")
         got = record.get("hash")
         if not isinstance(got, str) or "prev_hash" not in record:
             return n, Break(where, key, "no chain fields (prev_hash, hash)")
         if record_hash(record) != got:
             return n, Break(where, key, "content does not match its hash (edited)")
-        expected = last.get(key, GENESIS)
+        expected = last.get(key, record["prev_hash"] if anchored_start else GENESIS)
+        if record["prev_hash"] != expected and chained.get(key, {}).get(got) == record["prev_hash"]:
+            if on_duplicate is not None:
+                on_duplicate(where, key)
+            continue
         if record["prev_hash"] != expected:
             why = (
                 "first record of its key does not start the chain"
@@ -74,4 +93,5 @@ def verify(records: Iterable[tuple[str, str, dict]]) -> tuple[int, Break | None]
             )
             return n, Break(where, key, why)
         last[key] = got
+        chained.setdefault(key, {})[got] = record["prev_hash"]
     return n, None

@@ -42,12 +42,37 @@ def _alarms(kafka, topic: str, since: int) -> list[dict]:
     return [json.loads(v) for _, v in read_since(kafka, topic, since)]
 
 
+def _comment(kafka, topic: str, n: int, ts: int) -> None:
+    """Send one operator comment on GD-TF10's H alarm (audited on alarm.audit)."""
+    from confluent_kafka import Producer
+
+    action = {
+        "action_id": f"c{n}-{uuid.uuid4().hex[:6]}", "enterprise_code": "91370612MA3C7H5Q21",
+        "tag": "GD-TF10", "condition": "H", "episode_id": None, "action": "comment",
+        "actor": "operator-3", "reason": None, "comment": f"note {n}", "shelve_duration_s": None,
+        "cause": None, "measures": None, "action_time_ms": ts,
+    }  # fmt: skip
+    producer = Producer({"bootstrap.servers": kafka.kafka.bootstrap_servers, "log_level": 0})
+    producer.produce(topic, key=b"GD-TF10", value=json.dumps(action).encode())
+    assert producer.flush(10) == 0
+
+
+def _wait_for(kafka, topic: str, since: int, n: int, timeout_s: float = 60.0) -> list[dict]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and len(_alarms(kafka, topic, since)) < n:
+        time.sleep(1)
+    return _alarms(kafka, topic, since)
+
+
 def test_kill_and_restart_from_checkpoint_keeps_every_transition_once(
     kafka, fresh_topics, monkeypatch
 ):
-    """GIVEN the job processing a gas detector crossing H/HH every few seconds WHEN it is killed
-    (SIGKILL) after a checkpoint and restarted from it while readings keep coming THEN the distinct
-    alarm events equal replay's exactly, and every repeated event id carries the same payload."""
+    """GIVEN the job processing a gas detector crossing H/HH every few seconds, and an operator
+    comment audited before the kill WHEN it is killed (SIGKILL) after a checkpoint and restarted
+    from it while readings keep coming THEN the distinct alarm events equal replay's exactly,
+    every repeated event id carries the same payload, and a comment audited after the restart
+    continues GD-TF10's audit chain (its hash lived in the checkpointed state): `hazchem audit
+    verify` passes."""
     from pipelines.alarms.processor import plant_processors
     from pipelines.alarms.replay import replay
     from pipelines.services import flink
@@ -89,7 +114,9 @@ def test_kill_and_restart_from_checkpoint_keeps_every_transition_once(
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and len(_alarms(kafka, specs["alarms"].name, since)) < 6:
             time.sleep(1)
-        time.sleep(3)  # at least one checkpoint after the first alarms
+        _comment(kafka, specs["alarm.actions"].name, 1, t0 + 30_000)
+        assert len(_wait_for(kafka, specs["alarm.audit"].name, since, 1)) == 1
+        time.sleep(3)  # at least one checkpoint after the first alarms and the comment
         os.killpg(job.pid(), signal.SIGKILL)
         time.sleep(1)
         job.stop()
@@ -104,6 +131,7 @@ def test_kill_and_restart_from_checkpoint_keeps_every_transition_once(
             ["--topic-prefix", prefix, "--group", group, "--from-checkpoint", str(checkpoint)],
         )
         flink.wait_until_running(kafka, "alarms")
+        _comment(kafka, specs["alarm.actions"].name, 2, t0 + 40_000)
         _paced(producer, specs["readings"].name, readings[40:])
         clock = t0 + 59_000 - kafka.flink.clock_lag_ms  # the timer clock after the last reading
         replay_input = [(r["event_time_ms"], r["tag"], r["value"]) for r in readings]
@@ -117,8 +145,20 @@ def test_kill_and_restart_from_checkpoint_keeps_every_transition_once(
             time.sleep(1)
         time.sleep(3)
         after = _alarms(kafka, specs["alarms"].name, since)
+        audit = _wait_for(kafka, specs["alarm.audit"].name, since, 2)
     finally:
         flink.stop_job(kafka, "alarms")
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    assert [a["comment"] for a in audit] == ["note 1", "note 2"]
+    assert audit[1]["prev_hash"] == audit[0]["hash"]
+    verify = ["audit", "verify", "--stream", "alarm.audit", "--topic-prefix", prefix]
+    result = CliRunner().invoke(app, verify)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "alarm.audit (kafka): 2 records, 1 key, chain intact\n"
 
     assert 0 < len(before) < len(after)
     distinct: dict[str, dict] = {}

@@ -66,7 +66,8 @@ def test_streamed_risk_levels_and_cases_equal_replay(kafka, fresh_topics, make_a
     people moving and an operator acknowledging the case arrive in event-time order, then a
     reading moves the clock THEN HS-01 goes orange then red and back to blue, a case opens, is
     escalated and acknowledged, the streamed risk.levels, cases, cases.current and
-    case.notifications records equal `replay` on the same inputs, and the job never failed."""
+    case.notifications records equal `replay` on the same inputs (the cases' hash chain too), the
+    case's events verify as one intact chain, and the job never failed."""
     from pipelines.plant import load_plant
     from pipelines.risk.engine import risk_plant
     from pipelines.risk.model import load_model
@@ -149,6 +150,15 @@ def test_streamed_risk_levels_and_cases_equal_replay(kafka, fresh_topics, make_a
     expected = replay(list(kafka_inputs(kafka, 0, 2**62, prefix)), plant, model, until)
     for topic in ("risk.levels", "cases", "cases.current", "case.notifications"):
         assert topic_records(topic) == [r.record for r in expected if r.topic == topic], topic
+    # The case's events are one hash chain (docs/security.md); replay rebuilt the same chain.
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    verify = ["audit", "verify", "--stream", "cases", "--topic-prefix", prefix]
+    result = CliRunner().invoke(app, verify)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "cases (kafka): 6 records, 1 key, chain intact\n"
 
     # The HTTP API serves what the job wrote and queues validated actions for it.
     from fastapi.testclient import TestClient

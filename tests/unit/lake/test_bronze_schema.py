@@ -240,3 +240,16 @@ def test_structs_are_nullable_spark_types():
         (c.name, c.type, True) for c in spec.columns
     ]
     assert [f.name for f in spec.payload_struct().fields] == [c.name for c in spec.payload]
+
+
+def test_the_chained_streams_land_their_chain_fields_in_bronze():
+    """GIVEN the declared alarm.audit and cases topics WHEN their bronze specs are built THEN they
+    come from the v2 schemas and carry prev_hash and hash as string columns, beside `_key`,
+    `_partition`, `_offset` and the raw `_value` that `hazchem audit verify --lake` recomputes."""
+    declared = {t.name: t for t in load_topics()}
+    for topic, table in (("alarm.audit", "alarm_audit"), ("cases", "cases")):
+        spec = bronze_spec(declared[topic])
+        columns = {c.name: c.type for c in spec.columns}
+        assert (spec.table, spec.schema_version) == (table, 2)
+        assert (columns["prev_hash"], columns["hash"]) == ("string", "string")
+        assert {"_key", "_partition", "_offset", "_value"} <= set(columns)

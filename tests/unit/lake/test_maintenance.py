@@ -11,14 +11,18 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from pipelines.lake import maintenance
+from pipelines.lake.bronze_schema import table_name
 from pipelines.lake.maintenance import (
+    AUDIT_RETENTION_DAYS,
     MONITORING_RETENTION_DAYS,
     PERMIT_RETENTION_DAYS,
+    current_state_tables,
     maintain_bronze,
     maintain_table,
     publish_marker,
     retention_days,
 )
+from pipelines.topics import load_topics
 
 TODAY = date(2026, 3, 10)
 SCHEMA = pa.schema([("tag", pa.string()), ("value", pa.float64()), ("event_date", pa.date32())])
@@ -109,6 +113,54 @@ def test_maintain_bronze_keeps_permits_a_year(settings, tmp_path):
     assert {r.table: r.rows_deleted for r in reports} == {"readings": 2, "work_permits": 1}
     assert _ages(bronze / "readings") == [10]
     assert _ages(bronze / "work_permits") == [10, 100]
+
+
+def test_audit_alarm_action_and_case_tables_keep_180_days_and_current_state_is_kept_whole():
+    """GIVEN bronze table names WHEN asking their retention THEN audit, alarm, action and case
+    tables (and their dead letters) keep 180 days, and every table of a compacted topic
+    (certificates, equipment, tags, *.current) is kept whole (None)."""
+    audited = ["alarm_audit", "alarms", "alarm_actions", "alarm_notifications", "cases",
+               "case_actions", "case_notifications", "security_audit", "cases_dlq"]  # fmt: skip
+    assert {t: retention_days(t) for t in audited} == dict.fromkeys(audited, 180)
+    assert AUDIT_RETENTION_DAYS >= 180
+    current = current_state_tables()
+    assert {"certificates", "equipment", "tags", "alarms_current", "cases_current",
+            "risk_current"} <= current  # fmt: skip
+    assert {t: retention_days(t) for t in sorted(current)} == dict.fromkeys(sorted(current))
+    assert retention_days("certificates_dlq") == MONITORING_RETENTION_DAYS
+
+
+def test_audit_alarm_action_and_case_topics_keep_at_least_180_days_in_kafka():
+    """GIVEN infra/kafka/topics.yaml WHEN reading the audit, alarm, action and case topics THEN
+    each keeps >= 180 days (security.audit too, once it is declared)."""
+    day_ms = 86_400_000
+    kept = {
+        t.name: t.retention_ms // day_ms
+        for t in load_topics()
+        if not t.is_dlq and table_name(t.name) in maintenance.AUDIT_TABLES
+    }
+    assert set(kept) >= {"alarm.audit", "alarms", "alarm.actions", "alarm.notifications",
+                         "cases", "case.actions", "case.notifications"}  # fmt: skip
+    assert {n: d for n, d in kept.items() if d < 180} == {}
+
+
+def test_maintain_bronze_keeps_audit_180_days_and_current_state_tables_whole(settings):
+    """GIVEN bronze tables alarm_audit, certificates and equipment with rows 10, 100, 200 and
+    400 days old WHEN maintain_bronze runs THEN alarm_audit keeps the 10- and 100-day rows, and
+    certificates and equipment keep every row (their reports show no cutoff)."""
+    bronze = Path(settings.lake.root) / "bronze"
+    for table in ("alarm_audit", "certificates", "equipment"):
+        _append(bronze / table, [10, 100, 200, 400])
+
+    reports = {r.table: r for r in maintain_bronze(settings, TODAY, vacuum_retention_hours=0)}
+
+    assert {t: (r.rows_deleted, r.retention_days, r.cutoff) for t, r in reports.items()} == {
+        "alarm_audit": (2, 180, "2025-09-11"),
+        "certificates": (0, None, None),
+        "equipment": (0, None, None),
+    }
+    assert _ages(bronze / "alarm_audit") == [10, 100]
+    assert _ages(bronze / "certificates") == _ages(bronze / "equipment") == [10, 100, 200, 400]
 
 
 def test_maintain_bronze_unknown_table_is_an_error(settings):
