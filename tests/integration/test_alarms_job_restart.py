@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.ingest import IngestProducer, RecordValidator
+from pipelines.kafka_client import client_config
 from pipelines.kafka_stats import read_since
 from streaming_jobs.alarms_job import JOB_TOPICS
 
@@ -53,7 +54,7 @@ def _comment(kafka, topic: str, n: int, ts: int) -> None:
         "actor": "operator-3", "reason": None, "comment": f"note {n}", "shelve_duration_s": None,
         "cause": None, "measures": None, "action_time_ms": ts,
     }  # fmt: skip
-    producer = Producer({"bootstrap.servers": kafka.kafka.bootstrap_servers, "log_level": 0})
+    producer = Producer(client_config(kafka, "gateway", log_level=0))
     producer.produce(topic, key=b"GD-TF10", value=json.dumps(action).encode())
     assert producer.flush(10) == 0
 

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.ingest import IngestProducer, RecordValidator
+from pipelines.kafka_client import client_config
 from pipelines.kafka_stats import read_since
 from streaming_jobs.alarms_job import JOB_TOPICS
 
@@ -120,7 +121,7 @@ def test_the_alarm_jobs_audit_chain_verifies_and_a_forged_record_is_named(kafka,
     assert result.stdout == "alarm.audit (kafka): 6 records, 2 keys, chain intact\n"
 
     forged = {**records[-1], "actor": "someone-else"}
-    raw = Producer({"bootstrap.servers": kafka.kafka.bootstrap_servers, "log_level": 0})
+    raw = Producer(client_config(kafka, "alarms-job", log_level=0))  # its writer's rights
     raw.produce(audit_topic, key=b"PI-R101-OUT", value=json.dumps(forged).encode())
     assert raw.flush(10) == 0
     result = runner.invoke(app, verify)

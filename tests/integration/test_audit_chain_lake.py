@@ -10,6 +10,8 @@ import uuid
 import pytest
 from typer.testing import CliRunner
 
+from pipelines.kafka_client import client_config
+
 pytestmark = pytest.mark.integration
 T0 = 1_800_000_000_000
 
@@ -52,7 +54,7 @@ def test_verify_lake_passes_on_landed_audit_and_names_an_edited_bronze_row(
     spec = fresh_topics("alarm.audit", partitions=1)["alarm.audit"]
     records = _audit_records()
     assert len(records) == 4
-    producer = Producer({"bootstrap.servers": kafka.kafka.bootstrap_servers, "log_level": 0})
+    producer = Producer(client_config(kafka, "alarms-job", log_level=0))
     for r in records:
         producer.produce(spec.name, key=r["tag"].encode(), value=json.dumps(r).encode())
     assert producer.flush(10) == 0
