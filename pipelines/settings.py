@@ -177,6 +177,9 @@ class TrinoSettings(BaseModel):
     query_memory: str = "512MB"
     home: Path = PROJECT_ROOT / ".cache" / "trino"
     catalog: str = "lake"
+    # who the platform's own clients (lake registration, publish, quality, dbt) log in as; the
+    # password is the secret `trino.<user>` (users: lake_writer, analyst, admin; docs/security.md)
+    user: str = "lake_writer"
 
 
 class SecuritySettings(BaseModel):

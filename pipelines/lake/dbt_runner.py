@@ -30,9 +30,21 @@ def dbt_home(settings: Settings, target: str = "duckdb") -> Path:
 
 
 def dbt_env(settings: Settings, target: str = "duckdb") -> dict[str, str]:
-    """Return the environment variables the dbt project reads, from the settings."""
+    """Return the environment variables the dbt project reads, from the settings (the Trino
+    login only for the trino target: its password is a secret, read when needed)."""
     home = dbt_home(settings, target)
+    trino_login: dict[str, str] = {}
+    if target == "trino":
+        from pipelines.security.pki import ca_file
+        from pipelines.services.trino import password
+
+        trino_login = {
+            "HAZCHEM_TRINO__USER": settings.trino.user,
+            "HAZCHEM_TRINO__CA_FILE": str(ca_file(settings)),
+            "DBT_ENV_SECRET_TRINO_PASSWORD": password(settings, settings.trino.user),
+        }
     return {
+        **trino_login,
         "HAZCHEM_DBT__TARGET": target,
         "HAZCHEM_LAKE__ROOT": str(settings.lake.root),
         "HAZCHEM_LAKE__DUCKDB_PATH": str(settings.lake.duckdb_path),

@@ -29,6 +29,13 @@ SECRET_NAMES: tuple[str, ...] = (
     "postgres.superuser",  # the local PostgreSQL server's superuser
     "postgres.airflow",  # Airflow's metadata database role
     "postgres.identity",  # the identity store's database role
+    "trino.lake_writer",  # Trino user of the lake writer (registration, dbt, publish, quality)
+    "trino.analyst",  # Trino user that reads gold and reference only
+    "trino.admin",  # Trino administrator (reads everything, writes neither bronze nor gold)
+    "trino.internal",  # Trino's internal-communication shared secret
+    "s3.access-key",  # the local S3 server's access key (`hazchem up --with s3`)
+    "s3.secret-key",  # ... and its secret key
+    "ingest.http-token",  # bearer token of the HTTP ingest endpoint until per-principal tokens
 )
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,80}")
 
