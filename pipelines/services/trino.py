@@ -293,9 +293,7 @@ def stop(settings: Settings) -> str:
     return "trino: stopped" if was_running else "trino: not running"
 
 
-def connect(
-    settings: Settings, schema: str | None = None, user: str | None = None
-) -> Connection:
+def connect(settings: Settings, schema: str | None = None, user: str | None = None) -> Connection:
     """Return a `trino.dbapi` connection to the lake catalog (optionally a default schema) over
     HTTPS (the CA of settings), logged in as `user` (default settings.trino.user)."""
     import requests
