@@ -125,9 +125,9 @@ def _run(kafka, receiver: Receiver, topic: str, policy: RetryPolicy = FAST, **kw
 def test_webhook_down_then_up_delivers_each_notification_once(kafka, fresh_topics):
     """GIVEN 3 HH notifications and a late-reading one, and a webhook that refuses connections
     until the notifier has been refused three times, then loses its answer to the first request
-    it acts on WHEN the notifier runs (retry budget 30 s: the outage is shorter) THEN each id is acted on exactly once, in order, the lost
-    answer's retry carried the same Idempotency-Key, nothing is dead-lettered, and a second run
-    finds nothing left (all committed)."""
+    it acts on WHEN the notifier runs (retry budget 30 s: the outage is shorter) THEN each id is
+    acted on exactly once, in order, the lost answer's retry carried the same Idempotency-Key,
+    nothing is dead-lettered, and a second run finds nothing left (all committed)."""
     spec = fresh_topics("alarm.notifications", partitions=1)["alarm.notifications"]
     records = [_notification(0), _late_reading(1), _notification(2), _notification(3)]
     ids = [r["notification_id"] for r in records]
