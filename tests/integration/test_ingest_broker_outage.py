@@ -14,6 +14,7 @@ import time
 import httpx
 import pytest
 
+from pipelines.ingest_api import ingest_token
 from pipelines.kafka_stats import topic_record_counts
 from pipelines.services import kafka as kafka_service
 from tests.integration.http_server import serve
@@ -51,7 +52,7 @@ def test_broker_outage_answers_503_fast_and_the_same_batch_is_accepted_when_it_i
     spec = fresh_topics("readings")["readings"]
     producer = http_producer(kafka, [spec], {"TT-1"})
     headers = {
-        "Authorization": f"Bearer {kafka.ingest.http_token}",
+        "Authorization": f"Bearer {ingest_token(kafka)}",
         "Content-Type": "application/x-ndjson",
     }
     now = int(time.time() * 1000)
