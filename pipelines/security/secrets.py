@@ -35,6 +35,8 @@ SECRET_NAMES: tuple[str, ...] = (
     "trino.internal",  # Trino's internal-communication shared secret
     "s3.access-key",  # the local S3 server's access key (`hazchem up --with s3`)
     "s3.secret-key",  # ... and its secret key
+    "airflow.secret-key",  # Airflow API server's session signing key
+    "airflow.jwt-secret",  # Airflow's JWT signing key (API and task execution tokens)
     "ingest.http-token",  # bearer token of the HTTP ingest endpoint until per-principal tokens
 )
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,80}")

@@ -16,6 +16,7 @@ import pytest
 
 from pipelines.airflow_local import airflow_env
 from pipelines.services import postgres as postgres_service
+from pipelines.services.postgres import airflow_password
 from pipelines.settings import PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.integration
@@ -53,8 +54,9 @@ def test_airflow_migrates_and_serializes_the_dags_on_local_postgres(postgres, tm
     server (Airflow's tables owned by the `airflow` role), `airflow dags list` shows the three
     project DAGs without import errors, and the server's `dag` table holds exactly them."""
     settings = postgres
+    secret = airflow_password(settings)
     assert airflow_env(settings, postgres=True)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == (
-        f"postgresql+psycopg2://airflow:airflow@127.0.0.1:{settings.airflow.pg_port}/airflow"
+        f"postgresql+psycopg2://airflow:{secret}@127.0.0.1:{settings.airflow.pg_port}/airflow"
     )
 
     migrate = _airflow(settings, tmp_path, "db", "migrate")
