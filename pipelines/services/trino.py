@@ -178,7 +178,8 @@ def write_config(settings: Settings) -> Path:
     if s3_lines:
         catalog += "# S3 (HAZCHEM_S3__*): tables whose location is an s3:// URI\n"
         catalog += "\n".join(s3_lines) + "\n"
-    (catalog_dir / f"{settings.trino.catalog}.properties").write_text(catalog)
+    # the S3 keys are in it: owner-only, like the password file
+    _write_private(catalog_dir / f"{settings.trino.catalog}.properties", catalog.encode())
     return etc
 
 
