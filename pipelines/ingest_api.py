@@ -27,24 +27,6 @@ from pipelines.settings import Settings
 DELIVERY_TIMEOUT_MARGIN_S = 1.5
 
 
-def ingest_token(settings: Settings) -> str:
-    """Return the bearer token gateways present: HAZCHEM_INGEST__HTTP_TOKEN when set, else the
-    secret `ingest.http-token`; outside `local` a known default (`dev-token-change-me`...) is
-    refused with a one-line UserError."""
-    from pipelines.cli_support import UserError
-    from pipelines.security.secrets import KNOWN_DEFAULTS, get_secret
-
-    given = settings.ingest.http_token
-    if given is None:
-        return get_secret(settings, "ingest.http-token")
-    if settings.profile != "local" and given in KNOWN_DEFAULTS:
-        raise UserError(
-            "HAZCHEM_INGEST__HTTP_TOKEN is a default value, refused in profile"
-            f" {settings.profile!r}"
-        )
-    return given
-
-
 def create_app(
     settings: Settings, producer: IngestProducer | None = None, topic_prefix: str = ""
 ) -> FastAPI:
@@ -70,9 +52,8 @@ def create_app(
     run_id = uuid.uuid4().hex[:12]
     ingest_topics = sorted(producer.validator.topics)
 
-    token = ingest_token(settings)  # resolved at start: a refused secret stops the server here
-
     def authorise(authorization: str | None = Header(default=None)) -> str:
+        token = settings.ingest.http_token
         if not authorization or not authorization.startswith("Bearer "):
             raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         if not hmac.compare_digest(authorization[7:].encode(), token.encode()):

@@ -37,9 +37,7 @@ class IngestSettings(BaseModel):
     # declared schemas nest 4 levels at most, and JSON parsers recurse once per level
     max_json_depth: int = 32
     dedupe_window: int = 200_000  # (tag, event time) keys remembered to reject duplicates
-    # bearer token for the HTTP ingest endpoint; None: the secret `ingest.http-token`
-    # (pipelines.ingest_api.ingest_token)
-    http_token: str | None = None
+    http_token: str = "dev-token-change-me"  # bearer token for the HTTP ingest endpoint
     http_host: str = "127.0.0.1"
     http_port: int = 8088
     max_batch_records: int = 5000
@@ -163,8 +161,7 @@ class AirflowSettings(BaseModel):
     pg_data_dir: Path = PROJECT_ROOT / ".cache" / "run" / "postgres"
     pg_port: int = 15432
     pg_user: str = "airflow"
-    # None: the secret `postgres.airflow` (pipelines.services.postgres.airflow_password)
-    pg_password: str | None = None
+    pg_password: str = "airflow"
     pg_database: str = "airflow"
 
 

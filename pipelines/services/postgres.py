@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
-from urllib.parse import quote
 
 from pipelines.cli_support import UserError
 from pipelines.settings import Settings
@@ -74,24 +73,9 @@ def is_healthy(settings: Settings) -> bool:
 def url(settings: Settings) -> str:
     """Return the SQLAlchemy URL of the local server's `airflow` database."""
     a = settings.airflow
-    secret = quote(airflow_password(settings), safe="")
-    return f"postgresql+psycopg2://{a.pg_user}:{secret}@127.0.0.1:{a.pg_port}/{a.pg_database}"
-
-
-def airflow_password(settings: Settings) -> str:
-    """Return the password of Airflow's role: HAZCHEM_AIRFLOW__PG_PASSWORD when set, else the
-    secret `postgres.airflow`; outside `local` a known default (`airflow`...) is refused."""
-    from pipelines.security.secrets import KNOWN_DEFAULTS, get_secret
-
-    given = settings.airflow.pg_password
-    if given is None:
-        return get_secret(settings, "postgres.airflow")
-    if settings.profile != "local" and given in KNOWN_DEFAULTS:
-        raise UserError(
-            f"HAZCHEM_AIRFLOW__PG_PASSWORD is a default value, refused in profile"
-            f" {settings.profile!r}"
-        )
-    return given
+    return (
+        f"postgresql+psycopg2://{a.pg_user}:{a.pg_password}@127.0.0.1:{a.pg_port}/{a.pg_database}"
+    )
 
 
 def _init(settings: Settings, bins: Path) -> None:
@@ -134,10 +118,9 @@ def _psql(settings: Settings, bins: Path, sql: str, database: str = "postgres") 
     psql = bins / "psql" if (bins / "psql").exists() else Path(shutil.which("psql") or "psql")
     argv = [
         str(psql), "-h", "127.0.0.1", "-p", str(settings.airflow.pg_port), "-U", "postgres",
-        "-d", database, "-v", "ON_ERROR_STOP=1", "-tA", "-f", "-",
+        "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql,
     ]  # fmt: skip
-    # the SQL goes in on stdin: it may hold a password, never put on a command line
-    result = subprocess.run(argv, capture_output=True, text=True, input=sql)
+    result = subprocess.run(argv, capture_output=True, text=True)
     if result.returncode != 0:
         tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
         raise UserError(f"psql failed: {tail[0]}")
@@ -149,7 +132,7 @@ def _ensure_database(settings: Settings, bins: Path) -> None:
     for name in (a.pg_user, a.pg_database):
         if not _SAFE.fullmatch(name):
             raise UserError(f"not a valid PostgreSQL name: {name!r} (use [A-Za-z_][A-Za-z0-9_]*)")
-    password = airflow_password(settings).replace("'", "''")
+    password = a.pg_password.replace("'", "''")
     if _psql(settings, bins, f"SELECT 1 FROM pg_roles WHERE rolname = '{a.pg_user}'") != "1":
         _psql(settings, bins, f"CREATE ROLE {a.pg_user} LOGIN PASSWORD '{password}'")
     if _psql(settings, bins, f"SELECT 1 FROM pg_database WHERE datname = '{a.pg_database}'") != "1":

@@ -14,7 +14,6 @@ import time
 import httpx
 import pytest
 
-from pipelines.ingest_api import ingest_token
 from pipelines.kafka_stats import topic_record_counts
 from pipelines.services import kafka as kafka_service
 from tests.integration.http_server import serve
@@ -52,7 +51,7 @@ def test_broker_outage_answers_503_fast_and_the_same_batch_is_accepted_when_it_i
     spec = fresh_topics("readings")["readings"]
     producer = http_producer(kafka, [spec], {"TT-1"})
     headers = {
-        "Authorization": f"Bearer {ingest_token(kafka)}",
+        "Authorization": f"Bearer {kafka.ingest.http_token}",
         "Content-Type": "application/x-ndjson",
     }
     now = int(time.time() * 1000)

@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pipelines.ingest import IngestProducer, RecordValidator
-from pipelines.ingest_api import ingest_token
 from pipelines.kafka_stats import read_since, topic_record_counts
 from tests.integration.http_server import raw_request, serve
 
@@ -43,7 +42,7 @@ def api(kafka, fresh_topics, http_producer):
 
 
 def auth(settings) -> dict:
-    return {"Authorization": f"Bearer {ingest_token(settings)}"}
+    return {"Authorization": f"Bearer {settings.ingest.http_token}"}
 
 
 def test_missing_or_wrong_token_is_refused(kafka, api):
@@ -207,7 +206,7 @@ def test_content_length_over_the_limit_is_refused_without_reading_the_body(
     app, spec, producer = _small_limit_app(kafka, fresh_topics, tmp_path, 4096)
     head = (
         f"POST /v1/ingest/{spec.name} HTTP/1.1\r\nHost: test\r\n"
-        f"Authorization: Bearer {ingest_token(kafka)}\r\n"
+        f"Authorization: Bearer {kafka.ingest.http_token}\r\n"
         "Content-Type: application/x-ndjson\r\nContent-Length: 4097\r\n\r\n"
     ).encode()
     with serve(app) as url:

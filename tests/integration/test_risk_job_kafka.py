@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from pipelines.ingest import IngestProducer, RecordValidator
-from pipelines.ingest_api import ingest_token
 from pipelines.kafka_stats import read_since
 from streaming_jobs.risk_job import INPUT_TOPICS, JOB_TOPICS
 
@@ -156,7 +155,7 @@ def test_streamed_risk_levels_and_cases_equal_replay(kafka, fresh_topics):
     api_validator = RecordValidator(kafka.ingest, topics=[specs["case.actions"]])
     api_producer = IngestProducer(kafka, source="http", validator=api_validator, ledger_dir=None)
     client = TestClient(create_app(kafka, producer=api_producer, topic_prefix=prefix))
-    auth = {"Authorization": f"Bearer {ingest_token(kafka)}"}
+    auth = {"Authorization": f"Bearer {kafka.ingest.http_token}"}
     listed = client.get("/v1/cases?status=active", headers=auth).json()["cases"]
     assert [(c["case_id"], c["status"], c["assignee"]) for c in listed] == [
         (case_id, "acknowledged", "P001")
