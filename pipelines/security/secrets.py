@@ -37,7 +37,6 @@ SECRET_NAMES: tuple[str, ...] = (
     "s3.secret-key",  # ... and its secret key
     "airflow.secret-key",  # Airflow API server's session signing key
     "airflow.jwt-secret",  # Airflow's JWT signing key (API and task execution tokens)
-    "ingest.http-token",  # bearer token of the HTTP ingest endpoint until per-principal tokens
 )
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,80}")
 
