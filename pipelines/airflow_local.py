@@ -48,7 +48,6 @@ def airflow_env(settings: Settings, postgres: bool = False) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
         "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__BASE_URL": "http://127.0.0.1:8080",
         "PYTHONPATH": f"{PROJECT_ROOT}{os.pathsep}{pythonpath}"
         if pythonpath
         else str(PROJECT_ROOT),
