@@ -2,8 +2,9 @@
 
 Daily publication of the data catalog:
 
-1. **schema_docs** – `hazchem schemas docs --out <cache>/catalog/schema_catalog.md`: the readable
-   catalog of topics, record types and fields (units, PII tags) from `schemas/`.
+1. **schema_docs** – `pipelines.schema_registry.write_catalog(out)` (what `hazchem schemas docs`
+   runs): the readable catalog of topics, record types and fields (units, PII tags) from
+   `schemas/`, into the param `out` (a `.md` path; no shell sees it).
 2. **publish_lake_catalog** – `pipelines.lake.catalog.publish_catalog(settings)`: the lake tables
    and their documentation.
 """
@@ -11,11 +12,11 @@ Daily publication of the data catalog:
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Param, task
-from common import DEFAULT_ARGS, HAZCHEM_CLI, REPO_ROOT, START_DATE, task_env
+from airflow.sdk import DAG, Param, get_current_context, task
+from common import DEFAULT_ARGS, REPO_ROOT, START_DATE
 
 DEFAULT_OUT = str(REPO_ROOT / ".cache" / "catalog" / "schema_catalog.md")
 
@@ -28,17 +29,24 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    params={"out": Param(DEFAULT_OUT, type="string", description="schema catalog file")},
+    params={
+        "out": Param(
+            DEFAULT_OUT,
+            type="string",
+            # a path of letters, digits and ._/- ending in .md, no `..`
+            pattern=r"^(?!.*\.\.)[A-Za-z0-9_./-]+\.md$",
+            description="schema catalog file (.md)",
+        )
+    },
     tags=["hazchem", "catalog", "docs"],
 ) as dag:
-    schema_docs = BashOperator(
-        task_id="schema_docs",
-        bash_command=f"{HAZCHEM_CLI} schemas docs --out {{{{ params.out }}}}",
-        cwd=str(REPO_ROOT),
-        env=task_env(),
-        append_env=True,
-        execution_timeout=timedelta(minutes=10),
-    )
+
+    @task(task_id="schema_docs", execution_timeout=timedelta(minutes=10))
+    def schema_docs() -> str:
+        """Write the schema catalog to the (validated) `out` param, relative to the repository."""
+        from pipelines.schema_registry import write_catalog
+
+        return write_catalog(REPO_ROOT / Path(get_current_context()["params"]["out"]))
 
     @task(task_id="publish_lake_catalog")
     def publish_lake_catalog() -> Any:
@@ -49,4 +57,4 @@ with DAG(
         result = publish_catalog(get_settings())
         return result if isinstance(result, str | int | float | bool | dict | list) else str(result)
 
-    schema_docs >> publish_lake_catalog()
+    schema_docs() >> publish_lake_catalog()

@@ -184,19 +184,12 @@ def schemas_docs(
     ),
 ) -> None:
     """Write a readable catalog of topics, record types and fields (units, PII tags)."""
-    from dataclasses import asdict
-
-    from pipelines.schema_registry import SchemaRegistry, render_catalog
-    from pipelines.topics import load_topics
+    from pipelines.schema_registry import write_catalog
 
     try:
-        registry = SchemaRegistry.load()
+        typer.echo(write_catalog(out))
     except ValueError as exc:
         fail(str(exc))
-    topics = [asdict(t) for t in load_topics() if not t.is_dlq]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_catalog(registry, topics))
-    typer.echo(f"wrote {out} ({len(registry.record_types())} record types, {len(topics)} topics)")
 
 
 @schemas_app.command("check")

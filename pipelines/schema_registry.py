@@ -695,3 +695,17 @@ def _anchor(record_type: str) -> str:
 def _cell(text: Any) -> str:
     """Return text safe for one Markdown table cell (one line, pipes escaped)."""
     return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def write_catalog(out: Path) -> str:
+    """Write the readable catalog of topics, record types and fields to `out`; return a summary
+    line. Raises ValueError for an invalid schema folder."""
+    from dataclasses import asdict
+
+    from pipelines.topics import load_topics
+
+    registry = SchemaRegistry.load()
+    topics = [asdict(t) for t in load_topics() if not t.is_dlq]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_catalog(registry, topics))
+    return f"wrote {out} ({len(registry.record_types())} record types, {len(topics)} topics)"

@@ -132,12 +132,13 @@ class S3Settings(BaseModel):
     `local` and `ci` point at the S3-compatible server `hazchem up --with s3` runs on this machine
     (gofakes3, a stand-in for development and tests); `cluster` uses AWS S3 (or the `endpoint`
     given) with credentials from the keys below or, when they are empty, the AWS default chain.
+    Unset keys are the secrets `s3.access-key`/`s3.secret-key` (pipelines.lake.storage.s3_keys).
     """
 
     endpoint: str | None = "http://127.0.0.1:19000"
     region: str = "us-east-1"
-    access_key: str = "hazchem"
-    secret_key: str = "hazchem-local-only"
+    access_key: str | None = None
+    secret_key: str | None = None
     path_style: bool = True  # bucket in the path (S3-compatible servers), not in the host name
     # the local server: github.com/johannesboyne/gofakes3 built with `go install`, bolt backend
     server_module: str = "github.com/johannesboyne/gofakes3/cmd/gofakes3"
@@ -175,6 +176,9 @@ class TrinoSettings(BaseModel):
     query_memory: str = "512MB"
     home: Path = PROJECT_ROOT / ".cache" / "trino"
     catalog: str = "lake"
+    # who the platform's own clients (lake registration, publish, quality, dbt) log in as; the
+    # password is the secret `trino.<user>` (users: lake_writer, analyst, admin; docs/security.md)
+    user: str = "lake_writer"
 
 
 class SecuritySettings(BaseModel):
@@ -251,7 +255,7 @@ class Settings(BaseSettings):
             if "manage" not in self.kafka.model_fields_set:
                 self.kafka.manage = False
             # AWS S3 and the default credential chain unless the environment says otherwise
-            for key in ("endpoint", "access_key", "secret_key"):
+            for key in ("endpoint", "access_key"):
                 if key not in self.s3.model_fields_set:
                     setattr(self.s3, key, None if key == "endpoint" else "")
             if "path_style" not in self.s3.model_fields_set:

@@ -9,16 +9,53 @@ import sys
 from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 
+# Every listener of the local mini-cluster on loopback (the REST API is set per job): the
+# JobManager's blob server and RPC, the TaskManager's data exchange and RPC, the metric query
+# service. Flink binds them to every interface unless told.
+LOOPBACK_CONF = {
+    "jobmanager.bind-host": "127.0.0.1",
+    "jobmanager.rpc.address": "127.0.0.1",
+    "taskmanager.bind-host": "127.0.0.1",
+    "taskmanager.host": "127.0.0.1",
+    "rest.address": "127.0.0.1",
+    "rest.bind-address": "127.0.0.1",
+}
+
+
+def _loopback_python_worker_pool() -> None:
+    """Make PyFlink's loopback worker pool (a gRPC server in this process that the JVM asks to
+    start Python workers) listen on 127.0.0.1: pyflink 2.3 binds it to `[::]` with no setting."""
+    import atexit
+    import functools
+
+    import grpc
+    from apache_beam.portability.api import beam_fn_api_pb2_grpc
+    from apache_beam.utils import thread_pool_executor
+    from pyflink.fn_execution.beam import beam_worker_pool_service as pool
+
+    def start(self):  # noqa: ANN001, ANN202 - replaces BeamFnLoopbackWorkerPoolServicer.start
+        if not self._worker_address:
+            server = grpc.server(thread_pool_executor.shared_unbounded_instance())
+            address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+            beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(self, server)
+            server.start()
+            self._worker_address = address
+            atexit.register(functools.partial(server.stop, 1))
+        return self._worker_address
+
+    pool.BeamFnLoopbackWorkerPoolServicer.start = start
+
 
 def stream_env(
     parallelism: int = 1, extra: dict[str, str] | None = None
 ) -> StreamExecutionEnvironment:
     """Return a StreamExecutionEnvironment whose Python workers run this interpreter
-    (the venv's)."""
+    (the venv's) and whose every listener is on loopback."""
+    _loopback_python_worker_pool()
     conf = Configuration()
     conf.set_string("python.executable", sys.executable)
     conf.set_string("python.client.executable", sys.executable)
-    for key, value in (extra or {}).items():
+    for key, value in {**LOOPBACK_CONF, **(extra or {})}.items():
         conf.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     env.set_parallelism(parallelism)

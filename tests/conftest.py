@@ -24,10 +24,14 @@ def _running(service, settings):
 
 @pytest.fixture(scope="session")
 def settings():
-    """Settings of the test profile (`ci` unless HAZCHEM_PROFILE says otherwise)."""
+    """Settings of the test profile (`ci` unless HAZCHEM_PROFILE says otherwise), with every
+    secret of SECRET_NAMES provided (what `hazchem secrets init` does before a CI run)."""
+    from pipelines.security.secrets import SECRET_NAMES, init_secrets
     from pipelines.settings import get_settings
 
-    return get_settings()
+    settings = get_settings()
+    init_secrets(settings, list(SECRET_NAMES))
+    return settings
 
 
 @pytest.fixture(scope="session")

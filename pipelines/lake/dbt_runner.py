@@ -30,9 +30,24 @@ def dbt_home(settings: Settings, target: str = "duckdb") -> Path:
 
 
 def dbt_env(settings: Settings, target: str = "duckdb") -> dict[str, str]:
-    """Return the environment variables the dbt project reads, from the settings."""
+    """Return the environment variables the dbt project reads, from the settings (the Trino
+    login only for the trino target: its password is a secret, read when needed)."""
     home = dbt_home(settings, target)
+    trino_login: dict[str, str] = {}
+    if target == "trino":
+        from pipelines.security.pki import ca_file
+        from pipelines.services.trino import password
+
+        trino_login = {
+            "HAZCHEM_TRINO__USER": settings.trino.user,
+            "HAZCHEM_TRINO__CA_FILE": str(ca_file(settings)),
+            # requests prefers this variable to the profile's `cert` (psf/requests#3829): while dbt
+            # runs it must name the CA that signed Trino's certificate
+            "REQUESTS_CA_BUNDLE": str(ca_file(settings)),
+            "DBT_ENV_SECRET_TRINO_PASSWORD": password(settings, settings.trino.user),
+        }
     return {
+        **trino_login,
         "HAZCHEM_DBT__TARGET": target,
         "HAZCHEM_LAKE__ROOT": str(settings.lake.root),
         "HAZCHEM_LAKE__DUCKDB_PATH": str(settings.lake.duckdb_path),
@@ -42,8 +57,7 @@ def dbt_env(settings: Settings, target: str = "duckdb") -> dict[str, str]:
         # an s3:// lake root: how dbt-duckdb's Delta plugin reaches the bucket
         "HAZCHEM_S3__ENDPOINT": settings.s3.endpoint or "",
         "HAZCHEM_S3__REGION": settings.s3.region,
-        "HAZCHEM_S3__ACCESS_KEY": settings.s3.access_key,
-        "HAZCHEM_S3__SECRET_KEY": settings.s3.secret_key,
+        **_s3_env(settings),
         "HAZCHEM_S3__PATH_STYLE": str(settings.s3.path_style).lower(),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
@@ -51,6 +65,15 @@ def dbt_env(settings: Settings, target: str = "duckdb") -> dict[str, str]:
         "DBT_LOG_PATH": str(home / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+
+
+def _s3_env(settings: Settings) -> dict[str, str]:
+    """Return the S3 keys for dbt-duckdb's Delta plugin (only when the lake is on S3)."""
+    from pipelines.lake.storage import is_s3, s3_keys
+
+    keys = s3_keys(settings) if is_s3(settings.lake.root) else None
+    access, secret = keys or ("", "")
+    return {"HAZCHEM_S3__ACCESS_KEY": access, "HAZCHEM_S3__SECRET_KEY": secret}
 
 
 @contextmanager

@@ -88,9 +88,9 @@ def delta_storage_options(settings: Settings, uri: str | None = None) -> dict[st
     if endpoint:
         options["AWS_ENDPOINT_URL"] = f"{endpoint[0]}://{endpoint[1]}"
         options["AWS_ALLOW_HTTP"] = "true" if endpoint[0] == "http" else "false"
-    if s3.access_key:
-        options["AWS_ACCESS_KEY_ID"] = s3.access_key
-        options["AWS_SECRET_ACCESS_KEY"] = s3.secret_key
+    keys = s3_keys(settings)
+    if keys:
+        options["AWS_ACCESS_KEY_ID"], options["AWS_SECRET_ACCESS_KEY"] = keys
     return options
 
 
@@ -112,8 +112,9 @@ def arrow_filesystem(
     endpoint = _endpoint(settings)
     if endpoint:
         kwargs["scheme"], kwargs["endpoint_override"] = endpoint
-    if s3.access_key:
-        kwargs["access_key"], kwargs["secret_key"] = s3.access_key, s3.secret_key
+    keys = s3_keys(settings)
+    if keys:
+        kwargs["access_key"], kwargs["secret_key"] = keys
     return pa_fs.S3FileSystem(**kwargs), f"{bucket}/{key}".rstrip("/")
 
 
@@ -181,12 +182,12 @@ def spark_config(settings: Settings) -> dict[str, str]:
     if endpoint:
         config["spark.hadoop.fs.s3a.endpoint"] = f"{endpoint[0]}://{endpoint[1]}"
         config["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(endpoint[0] == "https").lower()
-    if s3.access_key:
+    keys = s3_keys(settings)
+    if keys:
         config["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
             "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
         )
-        config["spark.hadoop.fs.s3a.access.key"] = s3.access_key
-        config["spark.hadoop.fs.s3a.secret.key"] = s3.secret_key
+        config["spark.hadoop.fs.s3a.access.key"], config["spark.hadoop.fs.s3a.secret.key"] = keys
     return config
 
 
@@ -203,6 +204,30 @@ def trino_catalog_properties(settings: Settings) -> list[str]:
     endpoint = _endpoint(settings)
     if endpoint:
         lines.append(f"s3.endpoint={endpoint[0]}://{endpoint[1]}")
-    if s3.access_key:
-        lines += [f"s3.aws-access-key={s3.access_key}", f"s3.aws-secret-key={s3.secret_key}"]
+    keys = s3_keys(settings)
+    if keys:
+        lines += [f"s3.aws-access-key={keys[0]}", f"s3.aws-secret-key={keys[1]}"]
     return lines
+
+
+def s3_keys(settings: Settings) -> tuple[str, str] | None:
+    """Return the (access key, secret key) S3 clients sign with, or None for the AWS default
+    credential chain (an empty HAZCHEM_S3__ACCESS_KEY; the `cluster` profile's default).
+
+    Unset keys are the secrets `s3.access-key` and `s3.secret-key` (generated in `local`,
+    required in `ci`); keys set in the environment are used as given, but outside `local` a
+    secret key that shipped as a default (`hazchem-local-only`...) is refused.
+    """
+    from pipelines.security.secrets import KNOWN_DEFAULTS, get_secret
+
+    s3 = settings.s3
+    if s3.access_key is None:
+        return get_secret(settings, "s3.access-key"), get_secret(settings, "s3.secret-key")
+    if not s3.access_key:
+        return None
+    secret = s3.secret_key if s3.secret_key is not None else get_secret(settings, "s3.secret-key")
+    if settings.profile != "local" and secret in KNOWN_DEFAULTS:
+        raise UserError(
+            f"HAZCHEM_S3__SECRET_KEY is a default value, refused in profile {settings.profile!r}"
+        )
+    return s3.access_key, secret

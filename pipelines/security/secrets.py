@@ -39,6 +39,14 @@ SECRET_NAMES: tuple[str, ...] = (
     "kafka.lake",
     "kafka.cli",
     "kafka.analyst",
+    "trino.lake_writer",  # Trino user of the lake writer (registration, dbt, publish, quality)
+    "trino.analyst",  # Trino user that reads gold and reference only
+    "trino.admin",  # Trino administrator (reads everything, writes neither bronze nor gold)
+    "trino.internal",  # Trino's internal-communication shared secret
+    "s3.access-key",  # the local S3 server's access key (`hazchem up --with s3`)
+    "s3.secret-key",  # ... and its secret key
+    "airflow.secret-key",  # Airflow API server's session signing key
+    "airflow.jwt-secret",  # Airflow's JWT signing key (API and task execution tokens)
 )
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,80}")
 

@@ -1,4 +1,10 @@
-"""Single-node Trino coordinator serving the lake's Delta tables, fetched from Maven Central."""
+"""Single-node Trino coordinator serving the lake's Delta tables, fetched from Maven Central.
+
+It listens on HTTPS only (settings.trino.host, loopback by default), with the certificate
+`pki.server_cert(settings, "trino")`; every client logs in with a password (users in USERS,
+passwords the secrets `trino.<user>`, bcrypt hashes in a 0600 file) and is held to the file-based
+access rules of infra/trino/rules.json. docs/security.md has the matrix.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import tarfile
 import time
@@ -18,6 +25,8 @@ from typing import TYPE_CHECKING
 
 from pipelines.cli_support import UserError
 from pipelines.lake.storage import trino_catalog_properties
+from pipelines.security.pki import ca_file, server_cert
+from pipelines.security.secrets import get_secret
 from pipelines.services.process import ManagedProcess
 from pipelines.settings import PROJECT_ROOT, Settings
 
@@ -27,9 +36,13 @@ if TYPE_CHECKING:
 INFRA = PROJECT_ROOT / "infra" / "trino"
 POM = INFRA / "pom.xml"
 MIN_JAVA = 24  # Trino 47x refuses older runtimes
-# Only these parts of the ~820 MB server tarball are unpacked (~380 MB): the core and Delta Lake.
-KEEP = ("lib/", "plugin/delta-lake/")
+# Only these parts of the ~820 MB server tarball are unpacked (~390 MB): the core, Delta Lake and
+# the file password authenticator.
+KEEP = ("lib/", "plugin/delta-lake/", "plugin/password-authenticators/")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+# Trino's users (file password authenticator); their rights are in infra/trino/rules.json
+USERS = ("lake_writer", "analyst", "admin")
+SHARED_SECRET_ENV = "HAZCHEM_TRINO_SHARED_SECRET"  # read by config.properties as ${ENV:...}
 
 
 def server_dir(settings: Settings) -> Path:
@@ -49,7 +62,9 @@ def _markers(root: Path, version: str) -> list[Path]:
     return [
         root / "lib" / f"io.trino_trino-main-{version}.jar",
         root / "plugin" / "delta-lake" / f"io.trino_trino-delta-lake-{version}.jar",
-    ]
+        root / "plugin" / "password-authenticators"
+        / f"io.trino_trino-password-authenticators-{version}.jar",
+    ]  # fmt: skip
 
 
 def fetch(settings: Settings) -> Path:
@@ -127,9 +142,23 @@ def write_config(settings: Settings) -> Path:
     metastore = run / "metastore"
     metastore.mkdir(parents=True, exist_ok=True)
     (run / "data").mkdir(parents=True, exist_ok=True)  # also holds the JVM's class-data archive
+    tls = server_cert(settings, "trino")
+    keystore = run / "keystore.pem"  # Trino's PEM keystore: the private key, then the chain
+    _write_private(keystore, tls.key.read_bytes() + tls.cert.read_bytes())
+    password_file = etc / "password.db"
+    _write_private(password_file, _password_db(settings).encode())
+    (etc / "password-authenticator.properties").write_text(
+        f"password-authenticator.name=file\nfile.password-file={password_file}\n"
+    )
+    (etc / "access-control.properties").write_text(
+        f"access-control.name=file\nsecurity.config-file={INFRA / 'rules.json'}\n"
+    )
     values = {
         "host": settings.trino.host,
         "port": settings.trino.port,
+        "keystore": keystore,
+        "truststore": tls.ca,
+        "access_control": etc / "access-control.properties",
         "heap": settings.trino.heap,
         "query_memory": settings.trino.query_memory,
         "data_dir": run / "data",
@@ -149,8 +178,34 @@ def write_config(settings: Settings) -> Path:
     if s3_lines:
         catalog += "# S3 (HAZCHEM_S3__*): tables whose location is an s3:// URI\n"
         catalog += "\n".join(s3_lines) + "\n"
-    (catalog_dir / f"{settings.trino.catalog}.properties").write_text(catalog)
+    # the S3 keys are in it: owner-only, like the password file
+    _write_private(catalog_dir / f"{settings.trino.catalog}.properties", catalog.encode())
     return etc
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by its owner only (mode 0600 from creation)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _password_db(settings: Settings) -> str:
+    """Return the password file: `user:bcrypt hash` per USERS entry (Trino wants `$2y$`)."""
+    import bcrypt
+
+    lines = []
+    for user in USERS:
+        hashed = bcrypt.hashpw(password(settings, user).encode(), bcrypt.gensalt(rounds=10))
+        lines.append(f"{user}:$2y${hashed.decode()[4:]}")
+    return "\n".join(lines) + "\n"
+
+
+def password(settings: Settings, user: str) -> str:
+    """Return the Trino password of `user` (the secret `trino.<user>`)."""
+    if user not in USERS:
+        raise UserError(f"unknown Trino user {user!r} (known: {', '.join(USERS)})")
+    return get_secret(settings, f"trino.{user}")
 
 
 def _properties(path: Path) -> dict[str, str]:
@@ -176,7 +231,7 @@ def _server_cmd(settings: Settings, etc: Path) -> list[str]:
 
 
 def _url(settings: Settings) -> str:
-    return f"http://{settings.trino.host}:{settings.trino.port}"
+    return f"https://{settings.trino.host}:{settings.trino.port}"
 
 
 def is_running(settings: Settings) -> bool:
@@ -187,9 +242,12 @@ def is_running(settings: Settings) -> bool:
 def is_healthy(settings: Settings, timeout_s: float = 3.0) -> bool:
     """True when GET /v1/info answers with `starting: false`."""
     try:
-        with urllib.request.urlopen(f"{_url(settings)}/v1/info", timeout=timeout_s) as response:
+        context = ssl.create_default_context(cafile=str(ca_file(settings)))
+        with urllib.request.urlopen(
+            f"{_url(settings)}/v1/info", timeout=timeout_s, context=context
+        ) as response:
             info = json.load(response)
-    except (OSError, ValueError):
+    except (OSError, ValueError, UserError):
         return False
     return info.get("starting") is False
 
@@ -217,6 +275,7 @@ def start(settings: Settings, wait_s: float = 180.0) -> str:
     etc = write_config(settings)
     if proc.pid() is None:
         env = dict(os.environ, JAVA_HOME=str(settings.trino.java_home))
+        env[SHARED_SECRET_ENV] = get_secret(settings, "trino.internal")
         env["PATH"] = f"{java.parent}{os.pathsep}{env.get('PATH', '')}"
         proc.start(_server_cmd(settings, etc), env=env, cwd=_run_dir(settings))
     deadline = time.monotonic() + wait_s
@@ -235,17 +294,28 @@ def stop(settings: Settings) -> str:
     return "trino: stopped" if was_running else "trino: not running"
 
 
-def connect(settings: Settings, schema: str | None = None, user: str = "hazchem") -> Connection:
-    """Return a `trino.dbapi` connection to the lake catalog (optionally a default schema)."""
+def connect(settings: Settings, schema: str | None = None, user: str | None = None) -> Connection:
+    """Return a `trino.dbapi` connection to the lake catalog (optionally a default schema) over
+    HTTPS (the CA of settings), logged in as `user` (default settings.trino.user)."""
+    import requests
+    from trino.auth import BasicAuthentication
     from trino.dbapi import connect as trino_connect
 
+    user = user or settings.trino.user
+    # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE replace a session's own `verify` (psf/requests
+    # #3829), so the CA is pinned on a session that ignores the environment
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(ca_file(settings))
     return trino_connect(
         host=settings.trino.host,
         port=settings.trino.port,
         user=user,
+        auth=BasicAuthentication(user, password(settings, user)),
         catalog=settings.trino.catalog,
         schema=schema,
-        http_scheme="http",
+        http_scheme="https",
+        http_session=session,
     )
 
 

@@ -128,3 +128,33 @@ def test_curate_topics_param_refuses_anything_but_topic_names(dagbag):
     for bad in ("readings; rm -rf /", "$(id)", "readings,", "a b", "`x`"):
         with pytest.raises(ParamValidationError):
             param.resolve(bad)
+
+
+def test_every_string_param_is_validated_by_a_pattern_or_an_enum(dagbag):
+    """GIVEN every DAG's params WHEN their JSON schemas are read THEN each string param has a
+    `pattern` or an `enum` (a free-form string could reach a command line)."""
+    loose = [
+        f"{dag_id}.{name}"
+        for dag_id, dag in dagbag.dags.items()
+        for name, param in dag.params.items()
+        if param.schema.get("type") == "string"
+        and "pattern" not in param.schema
+        and "enum" not in param.schema
+    ]
+
+    assert loose == []
+
+
+def test_catalog_out_param_refuses_shell_syntax_and_no_bash_task_renders_it(dagbag):
+    """GIVEN publish_catalog_daily's `out` param WHEN given a .md path THEN it passes; WHEN given
+    shell syntax or a parent-folder escape THEN validation refuses it; and no task of the DAG is
+    a shell command."""
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    dag = dagbag.dags["publish_catalog_daily"]
+    param = dag.params.get_param("out")
+    assert param.resolve("/tmp/catalog/schema_catalog.md") == "/tmp/catalog/schema_catalog.md"
+    for bad in ("x.md; rm -rf /", "$(id).md", "`id`.md", "a b.md", "../../etc/x.md", "x.txt"):
+        with pytest.raises(ParamValidationError):
+            param.resolve(bad)
+    assert [t.task_type for t in dag.tasks] == ["_PythonDecoratedOperator"] * 2
