@@ -37,12 +37,8 @@ def settings():
 @pytest.fixture(scope="session")
 def kafka(settings):
     """A running broker: started for the session when not already up,
-    stopped only if we started it. A test run generates the Kafka principals' secrets it lacks
-    (as `hazchem secrets init` does for a CI run)."""
-    from pipelines.security.secrets import SECRET_NAMES, init_secrets
+    stopped only if we started it (the `settings` fixture provides its principals' secrets)."""
     from pipelines.services import kafka as kafka_service
-
-    init_secrets(settings, [n for n in SECRET_NAMES if n.startswith("kafka.")])
 
     yield from _running(kafka_service, settings)
 
@@ -76,11 +72,7 @@ def postgres(secrets):
 
 @pytest.fixture(scope="session")
 def secrets(settings):
-    """The profile's secrets, generated when missing (a CI run is its own deployment, as
-    `hazchem secrets init` does)."""
-    from pipelines.security.secrets import SECRET_NAMES, init_secrets
-
-    init_secrets(settings, list(SECRET_NAMES))
+    """The profile's settings with its secrets (the `settings` fixture generates them)."""
     return settings
 
 
