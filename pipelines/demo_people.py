@@ -130,8 +130,8 @@ def security_summary(settings: Settings, since_ms: int, api: DemoApi) -> list[st
         + ", ".join(f"{k} {n}" for k, n in sorted(by.items()))
         + ")"
     )
-    from pipelines.security.audit_cli import verify_streams
     from pipelines.security.audit_check import AUDITED_STREAMS
+    from pipelines.security.audit_cli import verify_streams
 
     lines.append(" Hash chains (hazchem audit verify), recomputed from the whole topics:")
     # a broker kept from before the streams were chained holds unchained records at their head
