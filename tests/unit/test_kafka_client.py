@@ -32,11 +32,12 @@ def _topics(settings, principal: str, op: str) -> set[str]:
 def test_each_job_may_read_its_inputs_and_write_its_outputs_only(settings):
     """GIVEN the streaming jobs' declared input and output topics
     WHEN the ACL table is built
-    THEN each job reads exactly its inputs and writes exactly its outputs (dead letters of its
-    inputs included)."""
+    THEN each job reads exactly its inputs (the alarm job also its audit chain's heads) and writes
+    exactly its outputs (dead letters of its inputs included)."""
     from streaming_jobs import alarms_job, risk_job
 
-    assert _topics(settings, "alarms-job", "READ") == set(alarms_job.INPUT_TOPICS)
+    # ...and the alarm job reads its own alarm.audit at start (each tag's chain head)
+    assert _topics(settings, "alarms-job", "READ") == {*alarms_job.INPUT_TOPICS, "alarm.audit"}
     assert _topics(settings, "alarms-job", "WRITE") == set(alarms_job.OUTPUT_TOPICS)
     assert _topics(settings, "risk-job", "READ") == set(risk_job.INPUT_TOPICS)
     assert _topics(settings, "risk-job", "WRITE") == set(risk_job.OUTPUT_TOPICS)

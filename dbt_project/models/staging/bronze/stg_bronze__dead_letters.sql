@@ -5,6 +5,7 @@
 {%- set dlq_tables = [
     'readings_dlq', 'tags_dlq', 'video_events_dlq', 'positions_dlq', 'alarms_dlq',
     'alarms_current_dlq', 'alarm_notifications_dlq', 'alarm_audit_dlq', 'alarm_kpis_dlq',
+    'security_audit_dlq',
     'readings_late_dlq', 'unit_states_dlq', 'alarm_actions_dlq', 'risk_levels_dlq',
     'risk_current_dlq', 'cases_dlq', 'cases_current_dlq', 'case_actions_dlq',
     'case_notifications_dlq', 'work_permits_dlq', 'work_gas_analyses_dlq', 'inspections_dlq',
