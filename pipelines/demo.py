@@ -75,6 +75,7 @@ def run_demo(
             on_progress=progress,
             scheduled=operator_script(api) + case_script(settings, start_ms, api),
         )  # fmt: skip
+        api.drain()  # the people's last calls
         info("[4/5] Waiting for the jobs to catch up with their input topics...")
         _wait_for_job(settings, job)
         _wait_for_risk(settings, risk_job, facts["end_ms"])
@@ -153,7 +154,7 @@ def operator_script(api: DemoApi) -> list:
     def action(user: str, tag: str, cond: str, name: str, **fields) -> object:  # noqa: ANN003
         def call(_ts: int) -> None:
             body = {"tag": tag, "condition": cond, "action": name, **fields}
-            api.act(user, f"{name} {tag} {cond}", "/v1/alarms/actions", body)
+            api.later(lambda: api.act(user, f"{name} {tag} {cond}", "/v1/alarms/actions", body))
 
         return call
 
@@ -181,6 +182,9 @@ def case_script(settings: Settings, start_ms: int, api: DemoApi) -> list:
 
     def step(action: str, actor: str, **fields) -> object:  # noqa: ANN003
         def call(_ts: int) -> None:
+            api.later(lambda: act())
+
+        def act() -> None:
             cases = [c for c in current_cases(settings).values()
                      if c["subject_code"] == "HS-01" and c["opened_ms"] >= start_ms]  # fmt: skip
             if not cases:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
@@ -38,6 +40,20 @@ class DemoApi:
     tokens: dict[str, str] = field(default_factory=dict)
     outcomes: list[tuple[str, str, int, str]] = field(default_factory=list)
     _client: httpx.Client | None = None
+    # people's calls run one after another off the simulator's loop, so a slow call (a case
+    # lookup reads the whole cases.current topic) never delays the plant's readings
+    _worker: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
+    _pending: list[Future] = field(default_factory=list)
+
+    def later(self, call: Callable[[], None]) -> None:
+        """Run `call` on the people's worker thread, after the calls queued before it."""
+        self._pending.append(self._worker.submit(call))
+
+    def drain(self, timeout_s: float = 120.0) -> None:
+        """Wait for every queued call; raise the first error one of them raised."""
+        for fut in self._pending:
+            fut.result(timeout=timeout_s)
+        self._pending.clear()
 
     def start(self, wait_s: float = 60.0) -> str:
         """Start PostgreSQL and the identity store, seed the demo users, start the API, log them
@@ -107,6 +123,7 @@ class DemoApi:
 
     def stop(self) -> None:
         """Stop the API process (PostgreSQL keeps running, like Kafka, until `hazchem down`)."""
+        self._worker.shutdown(wait=True, cancel_futures=True)
         if self._client is not None:
             self._client.close()
         api_process(self.settings).stop(timeout_s=10)

@@ -410,7 +410,7 @@ def create_app(
             raise _refuse(
                 request, 403, "forbidden",
                 f"{claims.principal!r} (roles {list(claims.roles)}) may not {action} case"
-                f" {case_id} (not a safety manager, not in its chain {chain})",
+                f" {case_id}: " + roles.case_refusal_reason(claims.principal, str(action), chain),
             )  # fmt: skip
         actor = same_actor(request, claims, body)
         try:

@@ -181,6 +181,19 @@ def case_action_allowed(
     return action in CHAIN_CASE_ACTIONS and principal in set(responsibility_chain)
 
 
+def case_refusal_reason(principal: str, action: str, responsibility_chain: Iterable[str]) -> str:
+    """Say why `case_action_allowed` refused (for the 403 and its audit record)."""
+    if action not in CASE_PERMISSION:
+        return f"unknown case action {action!r}"
+    if principal in set(responsibility_chain):
+        return (
+            f"its 包保 chain may {', '.join(sorted(CHAIN_CASE_ACTIONS))}; {action} needs the"
+            f" permission {CASE_PERMISSION[action].value}"
+        )
+    chain = list(responsibility_chain)
+    return f"not in its 包保 chain {chain} and without {CASE_PERMISSION[action].value}"
+
+
 def shelve_permission(condition: str, priority: str | None) -> Permission:
     """Return the permission shelving this alarm needs: critical, HH and LL need a supervisor."""
     if condition.upper() in CRITICAL_CONDITIONS or priority == "critical":

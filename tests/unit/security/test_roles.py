@@ -80,3 +80,17 @@ def test_docs_matrix_equals_the_code():
                 if cell.strip() == "x":
                     documented[role].add(m.group(1))
     assert documented == {r.value: {p.value for p in MATRIX[r]} for r in Role}
+
+
+def test_a_case_refusal_says_why():
+    """GIVEN a chain member closing, and an outsider acknowledging WHEN refused THEN the reason
+    names what the chain may do, or that the caller is outside the chain."""
+    from pipelines.security.roles import case_refusal_reason
+
+    chain = ["P010", "P004", "P001"]
+    assert case_refusal_reason("P004", "close", chain) == (
+        "its 包保 chain may ack, comment, handle, verify; close needs the permission case.close"
+    )
+    assert case_refusal_reason("A001", "ack", chain) == (
+        "not in its 包保 chain ['P010', 'P004', 'P001'] and without case.act"
+    )
