@@ -40,6 +40,7 @@ demo: install ## The main job: simulated plant -> Kafka -> Flink alarm job -> su
 	$(BIN)/hazchem demo
 
 test: install jars ## Unit + integration tests on real engines (Kafka, Flink, Spark, Trino, dbt)
+	$(BIN)/hazchem secrets init
 	$(BIN)/pytest -q -p no:cacheprovider --durations=15 tests
 
 test-unit: install ## Unit tests only (no services)
