@@ -43,7 +43,7 @@ from pipelines.alarms.stream import (
 )
 from pipelines.kafka_client import flink_properties
 from pipelines.plant import PLANT_TZ
-from streaming_jobs.runtime import startup_options
+from streaming_jobs.runtime import consumer_group, startup_options
 
 KIND_UNIT_STATE, KIND_READING, KIND_ACTION = 0, 1, 2
 
@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> None:
     args = job_parser("HazChem streaming alarm job").parse_args(argv)
     settings = get_settings()
     prefix = args.topic_prefix
-    group = args.group or settings.flink.consumer_group
+    group = consumer_group(args.group, settings.flink.consumer_group, args.topic_prefix)
     configs, contexts = plant_processors(
         str(settings.simulator.plant_file) if settings.simulator.plant_file else None
     )

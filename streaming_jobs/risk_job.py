@@ -38,7 +38,7 @@ from pipelines.risk.inputs import CLOCK_TOPIC, InputChecker, InputRouter
 from pipelines.risk.model import RiskModel
 from pipelines.topics import DLQ_SUFFIX
 from streaming_jobs.alarms_job import OUTPUT_TYPE
-from streaming_jobs.runtime import startup_options
+from streaming_jobs.runtime import consumer_group, startup_options
 
 # Input rows: (topic read, Kafka key, value bytes, clock_ms). A record of an input topic has a
 # topic (its value may be None: a tombstone); a clock row has no topic and the newest reading time.
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         principal=PRINCIPAL,
     )  # fmt: skip
     topics = {t: prefix + t for t in INPUT_TOPICS}
-    group = args.group or settings.risk.consumer_group
+    group = consumer_group(args.group, settings.risk.consumer_group, args.topic_prefix)
     for ddl in source_ddls(settings, topics, group, args.from_timestamp_ms, args.bounded):
         t_env.execute_sql(ddl)
     inputs = t_env.to_data_stream(t_env.sql_query(inputs_sql()))

@@ -65,6 +65,23 @@ def stream_env(
 # -- what every Kafka job shares: arguments, start position, table environment, sinks ---------
 
 
+def consumer_group(requested: str | None, default: str, topic_prefix: str) -> str:
+    """Return the job's consumer group; exit with one line when its principal may not use it.
+
+    Under the Kafka ACLs a job's principal may use only groups starting with its default group
+    (or, for a prefixed test run, with the topic prefix); any other group would leave the job
+    waiting on authorisation errors instead of running.
+    """
+    group = requested or default
+    if not (group.startswith(default) or (topic_prefix and group.startswith(topic_prefix))):
+        allowed = f"'{default}'" + (f" or '{topic_prefix}'" if topic_prefix else "")
+        raise SystemExit(
+            f"error: consumer group '{group}' is not allowed for this job's Kafka principal;"
+            f" use a group starting with {allowed} (docs/security.md)"
+        )
+    return group
+
+
 def job_parser(description: str) -> argparse.ArgumentParser:
     """Return the command line every streaming job accepts (a job adds its own options)."""
     parser = argparse.ArgumentParser(description=description)

@@ -71,7 +71,7 @@ def test_the_alarm_jobs_audit_chain_verifies_and_a_forged_record_is_named(kafka,
         _action(4, "GD-TF10", "unshelve", "H", t0),
         _action(5, "PI-R101-OUT", "acknowledge", "H", t0),
     ]  # fmt: skip
-    name = f"t{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}alarms-{uuid.uuid4().hex[:6]}"  # a test's groups start with its topic prefix
     assert flink.job_process(kafka, "alarms").pid() is None, "a leftover alarm job is running"
     flink.start_job(kafka, "alarms", ["--topic-prefix", prefix, "--group", name])
     try:
