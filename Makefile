@@ -57,7 +57,7 @@ format: install ## Apply ruff formatting and fixes
 docs: install ## Regenerate docs/schema_catalog.md from the schema files
 	$(BIN)/hazchem schemas docs
 
-bench: install jars ## Benchmarks (simulator, alarm job, risk latency, lakehouse, bronze + gold freshness): bench/results/*.json, then the docs' tables
+bench: install jars ## Benchmarks (simulator, alarm job, risk latency, lakehouse, bronze + gold freshness, auth): bench/results/*.json, then the docs' tables
 	@mkdir -p bench/results
 	$(BIN)/python bench/simulator_bench.py > /dev/null && cat bench/results/simulator.json
 	$(BIN)/python bench/alarms_bench.py > /dev/null && cat bench/results/alarms.json
@@ -65,9 +65,10 @@ bench: install jars ## Benchmarks (simulator, alarm job, risk latency, lakehouse
 	HAZCHEM_TRINO__HEAP=4g HAZCHEM_TRINO__QUERY_MEMORY=2560MB \
 		$(BIN)/python bench/lakehouse_bench.py > /dev/null && cat bench/results/lakehouse.json
 	$(BIN)/python bench/lake_freshness_bench.py > /dev/null && cat bench/results/lake_freshness.json
+	$(BIN)/python bench/auth_bench.py > /dev/null && cat bench/results/auth.json
 	$(MAKE) bench-docs
 
-bench-docs: ## Regenerate the docs' benchmark tables from bench/results/*.json (README, docs/lakehouse.md, docs/alarms.md)
+bench-docs: ## Regenerate the docs' benchmark tables from bench/results/*.json (README, docs/lakehouse.md, docs/alarms.md, docs/security.md)
 	$(BIN)/python bench/report.py
 
 clean: ## Stop services and remove run state (keeps downloaded caches)

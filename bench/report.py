@@ -297,6 +297,26 @@ def render_alarms(docs: dict[str, Doc]) -> list[str]:
     return [provenance("alarms", doc), "", *table(["measure", "result", "target"], rows)]
 
 
+def render_auth(docs: dict[str, Doc]) -> list[str]:
+    """The API's authentication cost (auth.json)."""
+    doc = docs["auth"]
+    if doc is None:
+        return [missing("auth")]
+    load = (get(doc, "meta", "machine", "load_avg_1_5_15_at_start") or ["?"])[0]
+    rows = [
+        ["access tokens verified per second, one process", rate(get(doc, "verify", "tokens_verified_per_s"))],
+        ["time to verify one token", num(get(doc, "verify", "ms_per_token"), " ms", 2)],
+        ["ingest request (100 readings), p50 with authentication", num(get(doc, "ingest", "with_auth", "p50_ms"), " ms", 2)],
+        ["the same without authentication", num(get(doc, "ingest", "without_auth", "p50_ms"), " ms", 2)],
+        ["added p50 (within the run's spread when below p90 - p50)", num(get(doc, "ingest", "added_p50_ms"), " ms", 2)],
+    ]  # fmt: skip
+    return [
+        provenance("auth", doc) + f" Load average at start: {load}.",
+        "",
+        *table(["measure", "result"], rows),
+    ]
+
+
 def render_summary(docs: dict[str, Doc]) -> list[str]:
     """README: one headline line per bench, each from its own file."""
     rows = []
@@ -350,6 +370,7 @@ BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Doc]], list[str]]]]
     "lakehouse": (("lakehouse",), render_lakehouse),
     "lake_freshness": (("lake_freshness",), render_lake_freshness),
     "alarms": (("alarms",), render_alarms),
+    "auth": (("auth",), render_auth),
 }
 
 _BLOCK = re.compile(
