@@ -26,7 +26,7 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
-DOCS = ("README.md", "docs/lakehouse.md", "docs/alarms.md")
+DOCS = ("README.md", "docs/lakehouse.md", "docs/alarms.md", "docs/security.md")
 
 Doc = dict[str, Any] | None
 
@@ -303,12 +303,16 @@ def render_auth(docs: dict[str, Doc]) -> list[str]:
     if doc is None:
         return [missing("auth")]
     load = (get(doc, "meta", "machine", "load_avg_1_5_15_at_start") or ["?"])[0]
+    ms = lambda *path: num(get(doc, *path), " ms", 2)  # noqa: E731
     rows = [
-        ["access tokens verified per second, one process", rate(get(doc, "verify", "tokens_verified_per_s"))],
-        ["time to verify one token", num(get(doc, "verify", "ms_per_token"), " ms", 2)],
-        ["ingest request (100 readings), p50 with authentication", num(get(doc, "ingest", "with_auth", "p50_ms"), " ms", 2)],
-        ["the same without authentication", num(get(doc, "ingest", "without_auth", "p50_ms"), " ms", 2)],
-        ["added p50 (within the run's spread when below p90 - p50)", num(get(doc, "ingest", "added_p50_ms"), " ms", 2)],
+        ["access tokens verified per second, one process",
+         rate(get(doc, "verify", "tokens_verified_per_s"))],
+        ["time to verify one token", ms("verify", "ms_per_token")],
+        ["ingest request (100 readings), p50 with authentication",
+         ms("ingest", "with_auth", "p50_ms")],
+        ["the same without authentication", ms("ingest", "without_auth", "p50_ms")],
+        ["added p50 (within the run's spread when below p90 - p50)",
+         ms("ingest", "added_p50_ms")],
     ]  # fmt: skip
     return [
         provenance("auth", doc) + f" Load average at start: {load}.",

@@ -159,7 +159,7 @@ def operator_script(api: DemoApi) -> list:
         return call
 
     return [
-        (2.0, "alarm.actions", action("P012", "GD-TF17", "H", "shelve", shelve_duration_s=3600,
+        (2.0, "alarm.actions", action("P012", "GD-TF17", "H", "shelve", shelve_duration_s=600,
                                       reason="探头校准中 detector under calibration (demo)")),
         (36.0, "alarm.actions", action("P012", "GD-TF10", "H", "acknowledge",
                                        comment="现场确认泄漏")),
