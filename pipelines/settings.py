@@ -74,6 +74,10 @@ class FlinkSettings(BaseModel):
     # how long a network buffer between operators may wait before it is sent (Flink's default is
     # 100 ms per exchange; the alarm job has several exchanges on its latency path)
     buffer_timeout_ms: int = 5
+    # where the jobs' Python functions run: `thread` inside the JVM (PEMJA), or `process` in
+    # Python workers fed by Apache Beam's gRPC servers, which bind every network interface with
+    # no setting (docs/security.md); `thread` keeps every listener on loopback
+    python_execution_mode: Literal["thread", "process"] = "thread"
 
 
 class NotifierSettings(BaseModel):

@@ -49,12 +49,16 @@ def _loopback_python_worker_pool() -> None:
 def stream_env(
     parallelism: int = 1, extra: dict[str, str] | None = None
 ) -> StreamExecutionEnvironment:
-    """Return a StreamExecutionEnvironment whose Python workers run this interpreter
-    (the venv's) and whose every listener is on loopback."""
+    """Return a StreamExecutionEnvironment whose Python functions run this interpreter (the
+    venv's), in the JVM by default (`flink.python_execution_mode`), and whose every listener is
+    on loopback."""
+    from pipelines.settings import get_settings
+
     _loopback_python_worker_pool()
     conf = Configuration()
     conf.set_string("python.executable", sys.executable)
     conf.set_string("python.client.executable", sys.executable)
+    conf.set_string("python.execution-mode", get_settings().flink.python_execution_mode)
     for key, value in {**LOOPBACK_CONF, **(extra or {})}.items():
         conf.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(conf)

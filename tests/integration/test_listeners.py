@@ -1,13 +1,11 @@
 """Nothing the demo starts listens on a wildcard address: the Kafka broker and the two Flink jobs
-(their mini-clusters, the py4j gateway and the Python workers) accept connections on loopback
-only, as `ss -ltnpH` sees them.
+(their mini-clusters, the py4j gateway) accept connections on loopback only, as `ss -ltnpH` sees
+them.
 
-Known gap (docs/security.md): the gRPC servers Apache Beam opens inside each job's JVM for its
-Python worker (control, data, state, logging, artifact, provisioning) bind every interface:
-Beam's ServerFactory computes a loopback address and then builds the server with
-`NettyServerBuilder.forPort(port)`, and neither Flink nor Beam has a setting for it. They are
-six per job JVM, opened together; the main test allows exactly those (at most six wildcard
-listeners in each job JVM, none anywhere else) and an xfail test keeps the gap visible.
+The jobs run their Python functions in the JVM (`flink.python_execution_mode` = `thread`, the
+default). In `process` mode Apache Beam opens six gRPC servers in each job JVM for its Python
+workers, bound to every interface with no setting (docs/security.md); the test of that mode
+keeps the reason visible.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -111,44 +108,22 @@ def demo_processes(kafka: Settings):
             flink.stop_job(settings, name)
 
 
-BEAM_SERVERS = 6  # control, data, state, logging, artifact retrieval, provisioning
-
-
-def _held(pids: dict[str, int]) -> tuple[list[tuple[str, set[int]]], set[int]]:
-    """Return the listening sockets of the demo's processes and the pids of the jobs' JVMs."""
+def _held(pids: dict[str, int]) -> list[tuple[str, set[int]]]:
+    """Return the listening sockets of the demo's processes (and their children)."""
     ours = descendants(set(pids.values()))
-    held = [(addr, owners & ours) for addr, owners in listening_sockets() if owners & ours]
-    jvms = {p for p in ours if Path(f"/proc/{p}/exe").resolve().name == "java"}
-    return held, jvms - {pids["kafka"]}
+    return [(addr, owners & ours) for addr, owners in listening_sockets() if owners & ours]
 
 
 def test_no_demo_process_listens_on_a_wildcard_address(demo_processes):
-    """GIVEN Kafka and the alarm and risk jobs running as in `make demo`
+    """GIVEN Kafka and the alarm and risk jobs running as in `make demo` (shipped settings)
     WHEN every listening TCP socket is read with `ss -ltnpH`
-    THEN the sockets held by those processes (and their children: the JVMs, py4j, the Python
-    worker pools) are on loopback, except at most Beam's six gRPC endpoints in each job JVM (the
-    known gap); the broker's, the jobs' REST and py4j ports are among the loopback ones."""
+    THEN every socket held by those processes (and their children) is on loopback, and the
+    broker's and the jobs' REST ports are among them."""
     settings, pids = demo_processes
     assert all(pids.values()), pids
-    held, job_jvms = _held(pids)
+    held = _held(pids)
 
-    wildcard = Counter(
-        pid for addr, owners in held if not is_loopback(host_of(addr)) for pid in owners
-    )
-    assert set(wildcard) <= job_jvms, f"listening beyond loopback: {held}"
-    assert all(n <= BEAM_SERVERS for n in wildcard.values()), f"beyond Beam's: {held}"
-    ports = {int(addr.rsplit(":", 1)[1]) for addr, _ in held if is_loopback(host_of(addr))}
+    assert [a for a, _ in held if not is_loopback(host_of(a))] == [], held
+    ports = {int(addr.rsplit(":", 1)[1]) for addr, _ in held}
     broker = int(settings.kafka.bootstrap_servers.rsplit(":", 1)[1])
     assert {flink.rest_port(settings, "alarms"), flink.rest_port(settings, "risk"), broker} <= ports
-
-
-@pytest.mark.xfail(
-    strict=True, reason="Beam's Java gRPC servers bind every interface (no setting; see docstring)"
-)
-def test_every_job_listener_is_on_loopback(demo_processes):
-    """GIVEN the running jobs WHEN their JVMs' listeners are read
-    THEN all are on loopback (fails today: Beam's endpoints, the gap in docs/security.md)."""
-    _, pids = demo_processes
-    held, _ = _held(pids)
-
-    assert all(is_loopback(host_of(addr)) for addr, _ in held), held
