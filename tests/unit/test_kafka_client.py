@@ -55,6 +55,19 @@ def test_gateway_writes_inputs_only_and_reads_nothing(settings):
     assert {"readings", "alarm.actions", "readings.dlq"} <= writes
 
 
+def test_only_the_api_writes_security_audit(settings):
+    """GIVEN the ACL table WHEN every principal's writes are listed THEN `security.audit` is
+    written by `api` alone (a gateway, a job or the CLI cannot append to the security trail), and
+    `api` reads it back (its chains' heads at start)."""
+    from pipelines.kafka_client import principal_grants
+
+    writers = {
+        p for p in principal_grants(settings) if "security.audit" in _topics(settings, p, "WRITE")
+    }
+    assert writers == {"api"}
+    assert "security.audit" in _topics(settings, "api", "READ")
+
+
 def test_analyst_has_no_grant_and_every_principal_has_a_secret(settings):
     """GIVEN the ACL table WHEN it is read THEN the analyst has no grant, the lake reads every
     declared topic, and every principal's password is a named secret."""
