@@ -110,6 +110,15 @@ def principal_grants(settings: Settings) -> dict[str, list[Grant]]:
     }
 
 
+def group_allowed(settings: Settings, principal: str, group: str, topic_prefix: str = "") -> bool:
+    """True when the ACL table lets `principal` use consumer group `group` (its group grants;
+    in a prefixed run also any group starting with the topic prefix, as `grant_acls` binds)."""
+    grants = [g for g in principal_grants(settings).get(principal, []) if g.resource == "group"]
+    if topic_prefix and grants and group.startswith(topic_prefix):
+        return True
+    return any(group.startswith(g.name) if g.prefixed else group == g.name for g in grants)
+
+
 def principals(settings: Settings) -> list[str]:
     """Return every principal, admin first."""
     return [ADMIN, *principal_grants(settings)]

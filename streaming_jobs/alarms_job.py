@@ -389,7 +389,9 @@ def main(argv: list[str] | None = None) -> None:
     args = job_parser("HazChem streaming alarm job").parse_args(argv)
     settings = get_settings()
     prefix = args.topic_prefix
-    group = consumer_group(args.group, settings.flink.consumer_group, args.topic_prefix)
+    group = consumer_group(
+        settings, PRINCIPAL, args.group, settings.flink.consumer_group, args.topic_prefix
+    )
     configs, contexts = plant_processors(
         str(settings.simulator.plant_file) if settings.simulator.plant_file else None
     )

@@ -183,7 +183,9 @@ def main(argv: list[str] | None = None) -> None:
         principal=PRINCIPAL,
     )  # fmt: skip
     topics = {t: prefix + t for t in INPUT_TOPICS}
-    group = consumer_group(args.group, settings.risk.consumer_group, args.topic_prefix)
+    group = consumer_group(
+        settings, PRINCIPAL, args.group, settings.risk.consumer_group, args.topic_prefix
+    )
     for ddl in source_ddls(settings, topics, group, args.from_timestamp_ms, args.bounded):
         t_env.execute_sql(ddl)
     inputs = t_env.to_data_stream(t_env.sql_query(inputs_sql()))

@@ -9,6 +9,8 @@ import sys
 from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 
+from pipelines.settings import Settings
+
 # Every listener of the local mini-cluster on loopback (the REST API is set per job): the
 # JobManager's blob server and RPC, the TaskManager's data exchange and RPC, the metric query
 # service. Flink binds them to every interface unless told.
@@ -69,15 +71,15 @@ def stream_env(
 # -- what every Kafka job shares: arguments, start position, table environment, sinks ---------
 
 
-def consumer_group(requested: str | None, default: str, topic_prefix: str) -> str:
-    """Return the job's consumer group; exit with one line when its principal may not use it.
+def consumer_group(
+    settings: Settings, principal: str, requested: str | None, default: str, topic_prefix: str
+) -> str:
+    """Return the job's consumer group; exit with one line when the ACL table does not let its
+    principal use it (the job would otherwise wait on authorisation errors instead of running)."""
+    from pipelines.kafka_client import group_allowed
 
-    Under the Kafka ACLs a job's principal may use only groups starting with its default group
-    (or, for a prefixed test run, with the topic prefix); any other group would leave the job
-    waiting on authorisation errors instead of running.
-    """
     group = requested or default
-    if not (group.startswith(default) or (topic_prefix and group.startswith(topic_prefix))):
+    if not group_allowed(settings, principal, group, topic_prefix):
         allowed = f"'{default}'" + (f" or '{topic_prefix}'" if topic_prefix else "")
         raise SystemExit(
             f"error: consumer group '{group}' is not allowed for this job's Kafka principal;"
