@@ -204,7 +204,6 @@ def main() -> None:
         "run_s": round(time.time() - started, 1),
         "late_inputs": late,
         "machine": machine(),
-        "note": "2 cores shared with other agents' jobs and tests while measured",
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
